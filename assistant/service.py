@@ -1,0 +1,199 @@
+"""The one service behind every surface: CLI, REST, MCP, web pages and chat call only this.
+
+It validates requests (so every surface rejects the same things with the same reason) and returns
+`Chunk` records, so every surface shows the same data.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from assistant.errors import BadRequest, NotFound, Unavailable
+from assistant.settings import Settings
+from indexing.catalog import FileRecord, StoredChunk
+from indexing.chunk import Chunk, split_chunk_id
+from indexing.embedder import Embedder
+from indexing.index import Index
+from indexing.retriever import MODES, Retriever
+from indexing.store import StoreUnavailable
+
+MAX_QUERY_CHARS = 2000
+MAX_CONTEXT = 20
+FILTER_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
+
+
+class DocumentInfo(BaseModel):
+    doc: str
+    title: str
+    files: int
+    pages: int
+    chunks: int
+    entry: str  # the file to open first (index.html of an HTML manual, else the first file)
+
+
+class VersionInfo(BaseModel):
+    version: str
+    documents: list[DocumentInfo]
+
+
+class ProductInfo(BaseModel):
+    product: str
+    versions: list[VersionInfo]
+
+
+class VendorInfo(BaseModel):
+    vendor: str
+    products: list[ProductInfo]
+
+
+class LibraryListing(BaseModel):
+    vendors: list[VendorInfo]
+    documents: int
+    files: int
+    chunks: int
+
+
+@dataclass(frozen=True)
+class PageView:
+    """A stretch of one document for the doc-context page: its chunks, page by page."""
+
+    file: FileRecord
+    chunks: list[StoredChunk]
+    first_page: int | None
+    last_page: int | None
+
+
+def _listing(files: list[FileRecord]) -> LibraryListing:
+    tree: dict[str, dict[str, dict[str, dict[str, list[FileRecord]]]]] = {}
+    for f in sorted(files, key=lambda r: (r.vendor.lower(), r.product, r.version, r.doc, r.source)):
+        tree.setdefault(f.vendor, {}).setdefault(f.product, {}).setdefault(f.version, {}).setdefault(
+            f.doc, []).append(f)
+    vendors = []
+    for vendor, products in tree.items():
+        plist = []
+        for product, versions in products.items():
+            vlist = []
+            for version, docs in versions.items():
+                dlist = []
+                for doc, recs in docs.items():
+                    entry = next((r.source for r in recs if r.source.endswith("/index.html")), recs[0].source)
+                    dlist.append(DocumentInfo(
+                        doc=doc, title=recs[0].doc_title, files=len(recs), pages=sum(r.pages for r in recs),
+                        chunks=sum(r.chunks for r in recs), entry=entry,
+                    ))
+                vlist.append(VersionInfo(version=version, documents=dlist))
+            plist.append(ProductInfo(product=product, versions=vlist))
+        vendors.append(VendorInfo(vendor=vendor, products=plist))
+    return LibraryListing(
+        vendors=vendors, documents=len({(f.product, f.version, f.doc) for f in files}), files=len(files),
+        chunks=sum(f.chunks for f in files),
+    )
+
+
+class LibraryService:
+    def __init__(self, settings: Settings, index: Index | None = None) -> None:
+        self.settings = settings
+        self.index = index or Index(
+            settings.data, settings.chroma_url, settings.collection,
+            Embedder(settings.embed_threads, settings.embed_batch),
+        )
+        self.retriever = Retriever(self.index)
+
+    @property
+    def library_root(self) -> Path:
+        return self.settings.library
+
+    # --- search ------------------------------------------------------------------------------
+    def validate_filters(self, product: str | None, version: str | None, doc: str | None) -> dict[str, str]:
+        """Unknown filter values are an error, never a silently wider search."""
+        filters = {k: v for k, v in (("product", product), ("version", version), ("doc", doc)) if v}
+        for key, value in filters.items():
+            if not FILTER_VALUE.match(value):
+                raise BadRequest(f"{key} {value!r} is not a valid {key} name")
+        if not filters:
+            return filters
+        scope = list(self.index.catalog.files().values())
+        for key in ("product", "version", "doc"):
+            if key not in filters:
+                continue
+            known = sorted({getattr(f, key) for f in scope})
+            if filters[key] not in known:
+                where = " ".join(filters[k] for k in ("product", "version") if k in filters and k != key)
+                hint = ", ".join(known[:30]) or "nothing"
+                raise BadRequest(f"unknown {key} {filters[key]!r}{' in ' + where if where else ''}; "
+                                 f"the library has: {hint}")
+            scope = [f for f in scope if getattr(f, key) == filters[key]]
+        return filters
+
+    def search(
+        self, query: str, top_k: int | None = None, product: str | None = None, version: str | None = None,
+        doc: str | None = None, mode: str = "hybrid",
+    ) -> list[Chunk]:
+        query = (query or "").strip()
+        if not query:
+            raise BadRequest("query is empty")
+        if len(query) > MAX_QUERY_CHARS:
+            raise BadRequest(f"query is longer than {MAX_QUERY_CHARS} characters")
+        k = self.settings.top_k if top_k is None else top_k
+        if not 1 <= k <= self.settings.max_top_k:
+            raise BadRequest(f"top_k must be between 1 and {self.settings.max_top_k}, not {k}")
+        if mode not in MODES:
+            raise BadRequest(f"mode must be one of {', '.join(MODES)}")
+        filters = self.validate_filters(product, version, doc)
+        try:
+            return self.retriever.search(query, k, filters, mode=mode)
+        except StoreUnavailable as exc:
+            raise Unavailable(str(exc)) from exc
+
+    # --- records -----------------------------------------------------------------------------
+    def get_chunk(self, chunk_id: str) -> Chunk:
+        try:
+            split_chunk_id(chunk_id)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from exc
+        chunk = self.index.catalog.get([chunk_id]).get(chunk_id)
+        if chunk is None:
+            raise NotFound(f"no chunk {chunk_id!r} in the library")
+        return chunk
+
+    def get_context(self, chunk_id: str, before: int = 1, after: int = 1) -> list[Chunk]:
+        if not (0 <= before <= MAX_CONTEXT and 0 <= after <= MAX_CONTEXT):
+            raise BadRequest(f"before and after must be between 0 and {MAX_CONTEXT}")
+        chunk = self.get_chunk(chunk_id)
+        return self.index.catalog.neighbours(chunk.source, chunk.ordinal, before, after)
+
+    def list_library(self) -> LibraryListing:
+        return _listing(list(self.index.catalog.files().values()))
+
+    def file_record(self, source: str) -> FileRecord:
+        record = self.index.catalog.file(source)
+        if record is None:
+            raise NotFound(f"no document {source!r} in the library")
+        return record
+
+    def page_view(self, source: str, page: int | None, around: int = 1) -> PageView:
+        """The chunks of `page` and its neighbours (paged formats) or of the whole file."""
+        record = self.file_record(source)
+        if record.pages and page is not None:
+            if not 1 <= page <= record.pages:
+                raise NotFound(f"{source} has pages 1–{record.pages}, not {page}")
+            first, last = max(1, page - around), min(record.pages, page + around)
+            return PageView(record, self.index.catalog.page_chunks(source, first, last), first, last)
+        return PageView(record, self.index.catalog.file_chunks(source), None, None)
+
+    # --- health ------------------------------------------------------------------------------
+    def health(self) -> dict[str, object]:
+        status: dict[str, object] = {"chunks": self.index.catalog.count(), "library": str(self.library_root)}
+        try:
+            self.index.store.heartbeat()
+            status["chroma"] = "ok"
+        except StoreUnavailable as exc:
+            status["chroma"] = str(exc)
+            status["status"] = "unavailable"
+            return status
+        status["status"] = "ok"
+        return status

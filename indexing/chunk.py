@@ -1,0 +1,57 @@
+"""The chunk: the one record every surface (CLI, REST, MCP, web, chat) shows.
+
+LlamaIndex and Chroma types never leave `indexing/`; they are converted to and from this model at
+the boundary, so a chunk looks the same wherever it is rendered.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+def make_chunk_id(product: str, version: str, doc: str, stem: str, ordinal: int) -> str:
+    """`product::version::doc::<file stem>::N`, stable while the file is unchanged."""
+    return f"{product}::{version}::{doc}::{stem}::{ordinal}"
+
+
+def split_chunk_id(chunk_id: str) -> tuple[str, int]:
+    """Return (file prefix, ordinal); raises ValueError for anything not shaped like a chunk id."""
+    prefix, sep, ordinal = chunk_id.rpartition("::")
+    if not sep or prefix.count("::") != 3 or not ordinal.isdigit():
+        raise ValueError(f"not a chunk id: {chunk_id!r} (expected product::version::doc::file::N)")
+    return prefix, int(ordinal)
+
+
+class Chunk(BaseModel):
+    """A passage of one file of a vendor manual, with everything needed to cite it."""
+
+    chunk_id: str = Field(description="product::version::doc::<file stem>::N")
+    text: str
+    vendor: str
+    product: str
+    version: str
+    doc: str
+    doc_title: str
+    source: str = Field(description="Path of the file relative to the library root")
+    page: int | None = Field(default=None, description="Physical page, 1-based (what #page=N opens)")
+    page_end: int | None = Field(default=None, description="Last physical page the chunk reaches")
+    page_label: str | None = Field(default=None, description="Printed page label, where the PDF has one")
+    heading: list[str] = Field(default_factory=list, description="Trail of section titles")
+    ordinal: int = Field(description="Position of the chunk in its file, from 0")
+    score: float | None = Field(
+        default=None, description="Fused retrieval score, 0–1, higher is better (on results only)"
+    )
+    similarity: float | None = Field(
+        default=None,
+        description="Cosine similarity of query and chunk under the embedding model (on results only); "
+        "comparable across queries, unlike score",
+    )
+
+    def pages_text(self) -> str:
+        """"p. 163" / "pp. 163–164" / "" — how citations print the span."""
+        if self.page is None:
+            return ""
+        label = f" (printed {self.page_label})" if self.page_label and self.page_label != str(self.page) else ""
+        if self.page_end and self.page_end != self.page:
+            return f"pp. {self.page}–{self.page_end}{label}"
+        return f"p. {self.page}{label}"

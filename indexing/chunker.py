@@ -1,0 +1,132 @@
+"""Pack a loaded document's blocks into chunks that fit the embedding model's window.
+
+all-MiniLM-L6-v2 embeds 256 word pieces and silently drops the rest, so a chunk's body is kept
+under `max_tokens` word pieces, leaving room for the doc title and heading trail that are prepended
+when embedding. A chunk stays on one page, except that a short tail may run onto the next page and
+that the last sentences of the previous chunk are repeated at the start (overlap), so a sentence cut
+by a chunk or page boundary can still be found whole. A chunk never spans more than two pages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from indexing.document import Block
+
+TokenCounter = Callable[[Sequence[str]], list[int]]
+
+SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+(?=[A-Z0-9\"'(\[])|\n+")
+
+
+@dataclass
+class Piece:
+    """A chunk before it gets its identity: text, page span and heading trail."""
+
+    text: str
+    page: int | None
+    page_end: int | None
+    heading: list[str]
+    overlap_chars: int = 0
+    overlap_tokens: int = 0
+    tokens: int = 0
+    units: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def own_tokens(self) -> int:
+        return self.tokens - self.overlap_tokens
+
+
+def approx_tokens(texts: Sequence[str]) -> list[int]:
+    """A tokenizer-free estimate (≈ word pieces) for tests and tools without the model."""
+    return [len(re.findall(r"\w+|[^\w\s]", t)) + len(re.findall(r"\w{8,}", t)) for t in texts]
+
+
+def _split_long(text: str, limit: int, count: TokenCounter) -> list[str]:
+    """Split an over-long block at sentence ends, then at spaces, into parts within `limit`."""
+    sentences = [s for s in SENTENCE_END.split(text) if s and s.strip()]
+    parts: list[str] = []
+    for sentence, n in zip(sentences, count(sentences), strict=True):
+        if n <= limit:
+            parts.append(sentence)
+            continue
+        words = sentence.split()
+        step = max(1, int(len(words) * limit / max(n, 1) * 0.9))
+        parts.extend(" ".join(words[i : i + step]) for i in range(0, len(words), step))
+    return parts
+
+
+class Chunker:
+    """Greedy packer of blocks into pieces of at most `max_tokens` word pieces."""
+
+    def __init__(
+        self, count: TokenCounter, max_tokens: int = 200, min_tokens: int = 60, overlap_tokens: int = 40
+    ) -> None:
+        self.count = count
+        self.max_tokens = max_tokens
+        self.min_tokens = min_tokens
+        self.overlap_tokens = overlap_tokens
+
+    def _units(self, blocks: Sequence[Block]) -> list[tuple[Block, str, int]]:
+        """Blocks cut into units that each fit a chunk, with their token counts."""
+        units: list[tuple[Block, str, int]] = []
+        texts = [b.text.strip() for b in blocks]
+        for block, text, n in zip(blocks, texts, self.count(texts), strict=True):
+            if not text:
+                continue
+            if n <= self.max_tokens:
+                units.append((block, text, n))
+                continue
+            parts = _split_long(text, self.max_tokens - self.overlap_tokens, self.count)
+            units.extend((block, p, c) for p, c in zip(parts, self.count(parts), strict=True))
+        return units
+
+    def chunk(self, blocks: Sequence[Block]) -> list[Piece]:
+        pieces: list[Piece] = []
+        current: Piece | None = None
+        for block, text, n in self._units(blocks):
+            if current is not None and self._must_close(current, block, n):
+                pieces.append(current)
+                current = self._start_after(current, block, n)
+            if current is None:
+                current = Piece("", block.page, block.page, list(block.heading))
+            current.units.append(text)
+            current.tokens += n
+            if block.page is not None:
+                current.page_end = block.page
+        if current is not None and current.own_tokens > 0:
+            pieces.append(current)
+        for piece in pieces:
+            piece.text = "\n".join(piece.units)
+        return pieces
+
+    def _must_close(self, current: Piece, block: Block, n: int) -> bool:
+        if current.tokens + n > self.max_tokens:
+            return True
+        # Run onto the next page only while the chunk is still too short to stand alone,
+        # and never further than one page past its start.
+        if (block.page is not None and block.page != current.page_end
+                and (current.own_tokens >= self.min_tokens or current.page != current.page_end)):
+            return True
+        return block.heading != current.heading and current.own_tokens >= self.min_tokens
+
+    def _start_after(self, previous: Piece, block: Block, n_next: int) -> Piece:
+        """A new piece that repeats the last sentences of `previous` when the text runs on."""
+        if block.heading != previous.heading:
+            return Piece("", block.page, block.page, list(block.heading))
+        carried: list[str] = []
+        used = 0
+        sentences = [s.strip() for s in SENTENCE_END.split(previous.units[-1]) if s and s.strip()]
+        for sentence, n in reversed(list(zip(sentences, self.count(sentences), strict=True))):
+            if used + n > self.overlap_tokens or used + n + n_next > self.max_tokens:
+                break
+            carried.insert(0, sentence)
+            used += n
+        if not carried:
+            return Piece("", block.page, block.page, list(block.heading))
+        overlap = " ".join(carried)
+        return Piece(
+            "", previous.page_end, previous.page_end, list(block.heading),
+            overlap_chars=len(overlap) + 1, overlap_tokens=used, tokens=used, units=[overlap],
+        )

@@ -1,0 +1,282 @@
+"""Library files → loaders → chunks → embeddings → Chroma + catalog + keyword index.
+
+Incremental: a file is re-embedded only when its content changed; chunks of deleted files are
+removed. Each file is committed to the catalog only after its vectors are in Chroma, and every run
+ends by reconciling Chroma with the catalog, so a run killed at any point is repaired by the next.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from indexing.catalog import FileRecord
+from indexing.chunk import Chunk, make_chunk_id
+from indexing.chunker import Chunker
+from indexing.document import LoaderError
+from indexing.index import GENERATION_KEY, Index
+from indexing.keyword import KeywordIndex
+from indexing.library import SourceFile, file_digest, scan_library
+from indexing.loaders import load_file
+
+# Bump when chunking or the embedded text changes: every file is then re-embedded once.
+PIPELINE_VERSION = "1"
+EMBED_BATCH_CHUNKS = 256
+
+Progress = Callable[[str, int, int], None]
+
+
+class IngestBusy(RuntimeError):
+    """Another ingest holds the data directory."""
+
+
+@dataclass
+class Problem:
+    source: str
+    reason: str
+    partial: bool = False
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[Problem] = field(default_factory=list)
+    failed: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    chunks_added: int = 0
+    chunks_total: int = 0
+    repaired: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed or self.repaired)
+
+
+@dataclass
+class Prepared:
+    file: SourceFile
+    digest: str
+    size: int
+    mtime_ns: int
+    chunks: list[Chunk]
+    overlaps: list[int]
+    embed_texts: list[str]
+    pages: int
+    file_title: str | None
+    warnings: list[str]
+
+
+def embed_text(chunk: Chunk) -> str:
+    """The text the model embeds: a short header (title, heading trail) and the chunk."""
+    trail = " › ".join(chunk.heading[-2:])
+    header = f"{chunk.doc_title[:80]} — {trail[:100]}" if trail else chunk.doc_title[:80]
+    return f"{header}\n{chunk.text}"
+
+
+@contextmanager
+def ingest_lock(data_dir: Path) -> Iterator[None]:
+    """One ingest per data directory; a second one is refused with a clear message."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "ingest.lock"
+    with path.open("a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            owner = fh.read().strip() or "another process"
+            raise IngestBusy(f"another ingest ({owner}) is running on {data_dir}; try again when it ends") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class Ingester:
+    def __init__(self, index: Index, chunker: Chunker | None = None, progress: Progress | None = None) -> None:
+        self.index = index
+        self.chunker = chunker or Chunker(index.embedder.count_tokens)
+        self.progress = progress or (lambda stage, done, total: None)
+
+    def prepare(self, sf: SourceFile, digest: str, size: int, mtime_ns: int) -> Prepared:
+        """Parse and chunk one file (runs in a worker thread while the main thread embeds)."""
+        loaded = load_file(sf.path)
+        pieces = self.chunker.chunk(loaded.blocks)
+        labels = {b.page: b.page_label for b in loaded.blocks if b.page is not None}
+        doc_title = sf.doc_title or loaded.title or sf.doc.replace("-", " ").title()
+        chunks = [
+            Chunk(
+                chunk_id=make_chunk_id(sf.product, sf.version, sf.doc, sf.stem, n),
+                text=p.text, vendor=sf.vendor, product=sf.product, version=sf.version, doc=sf.doc,
+                doc_title=doc_title, source=sf.source, page=p.page, page_end=p.page_end,
+                page_label=labels.get(p.page) if p.page is not None else None,
+                heading=p.heading, ordinal=n,
+            )
+            for n, p in enumerate(pieces)
+        ]
+        return Prepared(
+            sf, digest, size, mtime_ns, chunks, [p.overlap_chars for p in pieces],
+            [embed_text(c) for c in chunks], loaded.pages, loaded.title, list(loaded.warnings),
+        )
+
+    def run(self, library: Path, force: bool = False) -> IngestReport:
+        started = time.perf_counter()
+        report = IngestReport()
+        with ingest_lock(self.index.data_dir):
+            catalog = self.index.catalog
+            if catalog.get_meta("pipeline") != f"{PIPELINE_VERSION}/{self.index.embedder.name}":
+                force = True
+            scan = scan_library(library)
+            report.skipped = [Problem(s.source, s.reason) for s in scan.skipped]
+            report.failed = [Problem(s.source, s.reason) for s in scan.failed]
+            known = catalog.files()
+            todo = self._changed(scan.files, known, force, report)
+            gone = sorted(set(known) - {f.source for f in scan.files})
+            self._remove(gone, report)
+            self._process(todo, known, report)
+            report.repaired = self._reconcile(scan.files, report)
+            if report.changed or not self.index.keyword_dir.exists() or force:
+                self.progress("keyword index", 0, 1)
+                KeywordIndex.build(catalog.iter_chunks()).save(self.index.keyword_dir)
+                catalog.set_meta(GENERATION_KEY, uuid.uuid4().hex)
+                self.progress("keyword index", 1, 1)
+            catalog.set_meta("pipeline", f"{PIPELINE_VERSION}/{self.index.embedder.name}")
+            report.chunks_total = catalog.count()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _changed(self, files: list[SourceFile], known: dict[str, FileRecord], force: bool,
+                 report: IngestReport) -> list[tuple[SourceFile, str, int, int]]:
+        todo: list[tuple[SourceFile, str, int, int]] = []
+        for n, sf in enumerate(files):
+            self.progress("scanning", n, len(files))
+            try:
+                stat = sf.path.stat()
+                old = known.get(sf.source)
+                if not force and old and old.size == stat.st_size and old.mtime_ns == stat.st_mtime_ns:
+                    report.unchanged += 1
+                    continue
+                digest = file_digest(sf.path)
+            except OSError as exc:
+                report.failed.append(Problem(sf.source, f"cannot read: {exc.strerror or exc}"))
+                continue
+            if not force and old and old.digest == digest and self._same_identity(old, sf):
+                self.index.catalog.touch_file(sf.source, stat.st_mtime_ns)
+                report.unchanged += 1
+                continue
+            todo.append((sf, digest, stat.st_size, stat.st_mtime_ns))
+        return todo
+
+    @staticmethod
+    def _same_identity(old: FileRecord, sf: SourceFile) -> bool:
+        return (old.stem, old.vendor) == (sf.stem, sf.vendor) and (
+            sf.doc_title is None or old.doc_title == sf.doc_title)
+
+    def _remove(self, sources: list[str], report: IngestReport) -> None:
+        for source in sources:
+            self.index.store.delete(self.index.catalog.chunk_ids(source))
+            self.index.catalog.remove_files([source])
+            report.removed.append(source)
+
+    def _prepared(self, todo: list[tuple[SourceFile, str, int, int]],
+                  report: IngestReport) -> Iterator[Prepared]:
+        """Parse files one ahead in a worker thread, in order, reporting failures."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mcdewey-parse") as pool:
+            pending: list[tuple[SourceFile, Future[Prepared]]] = []
+            items = iter(todo)
+            for item in items:
+                pending.append((item[0], pool.submit(self.prepare, *item)))
+                if len(pending) >= 3:
+                    break
+            while pending:
+                sf, fut = pending.pop(0)
+                nxt = next(items, None)
+                if nxt is not None:
+                    pending.append((nxt[0], pool.submit(self.prepare, *nxt)))
+                try:
+                    yield fut.result()
+                except LoaderError as exc:
+                    report.failed.append(Problem(sf.source, str(exc)))
+                except (OSError, ValueError, RuntimeError, MemoryError) as exc:
+                    report.failed.append(Problem(sf.source, f"{type(exc).__name__}: {exc}"))
+
+    def _process(self, todo: list[tuple[SourceFile, str, int, int]], known: dict[str, FileRecord],
+                 report: IngestReport) -> None:
+        batch: list[Prepared] = []
+        size = 0
+        total = sum(1 for _ in todo)
+        done = 0
+        for prepared in self._prepared(todo, report):
+            batch.append(prepared)
+            size += len(prepared.chunks)
+            if size >= EMBED_BATCH_CHUNKS:
+                done += len(batch)
+                self._commit(batch, known, report)
+                self.progress("embedding", done, total)
+                batch, size = [], 0
+        if batch:
+            done += len(batch)
+            self._commit(batch, known, report)
+        self.progress("embedding", total, total)
+
+    def _commit(self, batch: list[Prepared], known: dict[str, FileRecord], report: IngestReport) -> None:
+        texts = [t for p in batch for t in p.embed_texts]
+        vectors = self.index.embedder.encode(texts)
+        offset = 0
+        for p in batch:
+            n = len(p.chunks)
+            stale = self.index.catalog.chunk_ids(p.file.source)
+            self.index.store.delete(stale)
+            self.index.store.add(p.chunks, vectors[offset : offset + n])
+            offset += n
+            sf = p.file
+            record = FileRecord(
+                sf.source, sf.product, sf.version, sf.doc, sf.stem, sf.vendor,
+                p.chunks[0].doc_title if p.chunks else (sf.doc_title or p.file_title or sf.doc),
+                p.file_title, p.digest, p.size, p.mtime_ns, p.pages, n, p.warnings,
+            )
+            self.index.catalog.replace_file(record, p.chunks, p.overlaps)
+            (report.updated if sf.source in known else report.added).append(sf.source)
+            report.chunks_added += n
+            report.warnings.extend(Problem(sf.source, w, partial=True) for w in p.warnings)
+
+    def _reconcile(self, files: list[SourceFile], report: IngestReport) -> int:
+        """Make Chroma hold exactly the catalog's chunks; re-embed files whose vectors went missing."""
+        self.progress("checking index", 0, 1)
+        in_store = self.index.store.all_ids()
+        in_catalog = set(self.index.catalog.chunk_ids())
+        orphans = in_store - in_catalog
+        self.index.store.delete(sorted(orphans))
+        missing = in_catalog - in_store
+        repaired = len(orphans)
+        if missing:
+            sources = {self.index.catalog.get([cid])[cid].source for cid in missing}
+            by_source = {f.source: f for f in files}
+            redo = []
+            for source in sorted(sources):
+                sf = by_source.get(source)
+                if sf is None:
+                    continue
+                stat = sf.path.stat()
+                redo.append((sf, file_digest(sf.path), stat.st_size, stat.st_mtime_ns))
+            self._process(redo, {s: r for s, r in self.index.catalog.files().items()}, report)
+            repaired += len(redo)
+            report.updated = [s for s in report.updated if s not in sources]
+        self.progress("checking index", 1, 1)
+        return repaired

@@ -1,0 +1,181 @@
+"""Walk a library laid out as `<product>/<version>/<doc>/<files>` and say what each file is.
+
+Product, version and doc come from the path. Vendor and titles come from metadata when present:
+the corpus' `MANIFEST.tsv` at the library root, and McDewey's own `mcdewey.toml` files, which may sit
+at the root or in any product, version or doc folder (the closest one wins), e.g.::
+
+    vendor = "Cisco"
+    title = "Unity Connection Administration Guide"   # in a doc folder: the document title
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import re
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from indexing.loaders import is_supported
+
+SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
+METADATA_FILE = "mcdewey.toml"
+MANIFEST_FILE = "MANIFEST.tsv"
+# Loader preference when two files of one doc share a stem (guide.md beside guide.pdf).
+SUFFIX_ORDER = {".md": 0, ".markdown": 0, ".pdf": 1, ".html": 2, ".htm": 2, ".txt": 3, ".text": 3}
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A supported file of the library, with the identity its chunks will carry."""
+
+    path: Path
+    source: str
+    product: str
+    version: str
+    doc: str
+    stem: str
+    vendor: str
+    doc_title: str | None
+
+    @property
+    def id_prefix(self) -> str:
+        return f"{self.product}::{self.version}::{self.doc}::{self.stem}"
+
+
+@dataclass
+class Skipped:
+    source: str
+    reason: str
+
+
+@dataclass
+class LibraryScan:
+    files: list[SourceFile] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    failed: list[Skipped] = field(default_factory=list)
+
+
+def file_digest(path: Path) -> str:
+    """Content hash: re-ingest decides by content, not by mtime alone."""
+    h = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read_manifest(root: Path) -> dict[tuple[str, str, str], dict[str, str]]:
+    path = root / MANIFEST_FILE
+    if not path.is_file():
+        return {}
+    rows: dict[tuple[str, str, str], dict[str, str]] = {}
+    with path.open(encoding="utf-8", errors="replace", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            key = (row.get("product", ""), row.get("version", ""), row.get("doc_slug", ""))
+            rows[key] = row
+    return rows
+
+
+class _Metadata:
+    """Cached `mcdewey.toml` lookups, nearest folder first."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.cache: dict[Path, dict[str, str]] = {}
+        self.errors: list[Skipped] = []
+
+    def _load(self, folder: Path) -> dict[str, str]:
+        if folder not in self.cache:
+            path = folder / METADATA_FILE
+            data: dict[str, str] = {}
+            if path.is_file():
+                try:
+                    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+                    data = {k: str(v) for k, v in raw.items() if isinstance(v, str | int | float)}
+                except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+                    self.errors.append(Skipped(str(path.relative_to(self.root)), f"bad metadata: {exc}"))
+            self.cache[folder] = data
+        return self.cache[folder]
+
+    def lookup(self, doc_dir: Path, key: str, doc_level: bool) -> str | None:
+        """Closest value of `key` from the doc folder up to the root ('title' only at doc level)."""
+        folder = doc_dir
+        while True:
+            value = self._load(folder).get(key)
+            if value:
+                return value
+            if doc_level or folder == self.root:
+                return None
+            folder = folder.parent
+
+
+def _walk(root: Path, scan: LibraryScan) -> Iterator[Path]:
+    """Files under root, sorted, never following a symlink out of the library."""
+    resolved_root = root.resolve()
+    for dirpath, dirnames, filenames in os.walk(root, onerror=None):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            path = here / name
+            rel = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(resolved_root):
+                    scan.skipped.append(Skipped(rel, "symlink pointing outside the library"))
+                    continue
+            yield path
+
+
+def scan_library(root: Path) -> LibraryScan:
+    """Everything McDewey would index under `root`, and why the rest is skipped."""
+    scan = LibraryScan()
+    if not root.is_dir():
+        raise FileNotFoundError(f"library folder not found: {root}")
+    manifest = _read_manifest(root)
+    meta = _Metadata(root)
+    taken: dict[str, SourceFile] = {}
+    for path in _walk(root, scan):
+        rel = PurePosixPath(path.relative_to(root).as_posix())
+        parts = rel.parts
+        if path.name in (METADATA_FILE, MANIFEST_FILE):
+            continue
+        if len(parts) < 4:
+            scan.skipped.append(Skipped(str(rel), "not under <product>/<version>/<doc>/"))
+            continue
+        if not is_supported(path):
+            scan.skipped.append(Skipped(str(rel), f"unsupported file type '{path.suffix or path.name}'"))
+            continue
+        product, version, doc = parts[0], parts[1], parts[2]
+        bad = [p for p in (product, version, doc) if not SLUG.match(p)]
+        if bad:
+            scan.skipped.append(
+                Skipped(str(rel), f"folder name {bad[0]!r} is not a valid product/version/doc name")
+            )
+            continue
+        doc_dir = root / product / version / doc
+        stem = ".".join([*parts[3:-1], PurePosixPath(parts[-1]).stem])
+        row = manifest.get((product, version, doc), {})
+        vendor = meta.lookup(doc_dir, "vendor", doc_level=False) or row.get("vendor") or product
+        title = meta.lookup(doc_dir, "title", doc_level=True) or row.get("title") or None
+        sf = SourceFile(path, str(rel), product, version, doc, stem, vendor, title)
+        key = sf.id_prefix
+        if key in taken:
+            other = taken[key]
+            keep, move = (
+                (other, sf) if SUFFIX_ORDER.get(other.path.suffix.lower(), 9) <= SUFFIX_ORDER.get(
+                    sf.path.suffix.lower(), 9) else (sf, other)
+            )
+            taken[key] = keep
+            moved = SourceFile(**{**move.__dict__, "stem": f"{move.stem}.{move.path.suffix.lstrip('.')}"})
+            taken[moved.id_prefix] = moved
+            continue
+        taken[key] = sf
+    scan.files = sorted(taken.values(), key=lambda f: f.source)
+    scan.failed.extend(meta.errors)
+    return scan

@@ -1,0 +1,123 @@
+"""Hybrid retrieval: dense (Chroma) + BM25 (keyword index), fused by reciprocal rank.
+
+Dense finds paraphrases, BM25 finds exact option names; reciprocal-rank fusion keeps both without
+calibrating their scores against each other. A product or version named in the question ("in BIRD
+2.0 …") narrows the search to it unless the caller gave filters.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from indexing.chunk import Chunk
+from indexing.index import Index
+
+RRF_K = 60
+CANDIDATES = 60
+MODES = ("hybrid", "dense", "keyword")
+
+
+@dataclass(frozen=True)
+class Steering:
+    """Filters inferred from the question, and why."""
+
+    filters: dict[str, str]
+    reason: str
+
+
+@lru_cache(maxsize=4096)
+def _word_pattern(word: str, case_sensitive: bool) -> re.Pattern[str]:
+    flags = 0 if case_sensitive else re.IGNORECASE
+    return re.compile(rf"(?<![\w.-]){re.escape(word)}(?![\w]|\.\d)", flags)
+
+
+def _product_names(product: str) -> list[tuple[str, bool]]:
+    """Ways a question may name a product slug: 'mit-kerberos' → 'mit-kerberos', 'kerberos'."""
+    names = [(product, len(product) < 3)]
+    parts = [p for p in re.split(r"[-_.]", product) if len(p) >= 4]
+    names.extend((p, False) for p in parts if p != product)
+    if len(product) >= 8:
+        names.append((product[:-2], False))  # postgresql → postgres
+    return names
+
+
+def infer_steering(query: str, versions: dict[str, list[str]]) -> Steering | None:
+    """Find one product (and maybe one of its versions) named in the query."""
+    named = [
+        product for product in versions
+        if any(_word_pattern(n, cs).search(query) for n, cs in _product_names(product))
+    ]
+    version_hits = [
+        (product, v) for product, vs in versions.items() for v in vs
+        if _word_pattern(v, True).search(query) or _word_pattern("v" + v, False).search(query)
+    ]
+    if len(named) == 1:
+        product = named[0]
+        mine = [v for p, v in version_hits if p == product]
+        if len(mine) == 1 and len(versions[product]) > 1:
+            return Steering({"product": product, "version": mine[0]}, f"question names {product} {mine[0]}")
+        return Steering({"product": product}, f"question names {product}")
+    if not named and len(version_hits) == 1:
+        product, v = version_hits[0]
+        if len(versions[product]) > 1:
+            return Steering({"product": product, "version": v}, f"question names version {v} of {product}")
+    return None
+
+
+class Retriever:
+    def __init__(self, index: Index) -> None:
+        self.index = index
+
+    def versions(self) -> dict[str, list[str]]:
+        """product → versions present in the index."""
+        out: dict[str, list[str]] = {}
+        for rec in self.index.catalog.files().values():
+            vs = out.setdefault(rec.product, [])
+            if rec.version not in vs:
+                vs.append(rec.version)
+        return out
+
+    def search(
+        self,
+        query: str,
+        top_k: int = 8,
+        filters: dict[str, str] | None = None,
+        mode: str = "hybrid",
+        steer: bool = True,
+    ) -> list[Chunk]:
+        filters = {k: v for k, v in (filters or {}).items() if v}
+        if steer and not filters:
+            steering = infer_steering(query, self.versions())
+            if steering:
+                filters = steering.filters
+        depth = max(CANDIDATES, top_k)
+        vector = self.index.embedder.encode_query(query) if mode != "keyword" else None
+        dense = self.index.store.query(vector, depth, filters) if vector is not None else []
+        keyword = self.index.keyword.search(query, depth, filters) if mode != "dense" else []
+        fused: dict[str, float] = {}
+        for ranked in (dense, keyword):
+            for rank, (cid, _) in enumerate(ranked):
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+        runs = int(bool(dense) or mode == "dense") + int(mode != "dense")
+        best = sorted(fused, key=lambda c: -fused[c])[:top_k]
+        chunks = self.index.catalog.get(best)
+        sims = dict(dense)
+        missing = [c for c in best if c not in sims]
+        if vector is not None and missing:
+            for cid, vec in self.index.store.vectors(missing).items():
+                sims[cid] = float(np.dot(vec, vector))
+        top = max(1, runs) / (RRF_K + 1)
+        out = []
+        for cid in best:
+            chunk = chunks.get(cid)
+            if chunk is None:  # vector without a catalog row: an interrupted ingest, repaired by the next
+                continue
+            out.append(chunk.model_copy(update={
+                "score": round(min(1.0, fused[cid] / top), 4),
+                "similarity": round(sims[cid], 4) if cid in sims else None,
+            }))
+        return out

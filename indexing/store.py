@@ -1,0 +1,125 @@
+"""Chroma, through LlamaIndex's ChromaVectorStore: embedded (PersistentClient) or a server by URL.
+
+Chroma holds the vectors with the few metadata fields that filters need (product, version, doc,
+source); the chunk records themselves are read from the catalog.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from indexing.chunk import Chunk
+
+FILTER_KEYS = ("product", "version", "doc")
+
+
+class StoreUnavailable(RuntimeError):
+    """Chroma cannot be reached (a server that stopped, a URL that is wrong)."""
+
+
+def _client(data_dir: Path, chroma_url: str | None) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    # A fresh Settings object per client: HttpClient mutates the one it is given.
+    if chroma_url:
+        url = urlparse(chroma_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"MCDEWEY_CHROMA_URL must look like http://host:port, not {chroma_url!r}")
+        return chromadb.HttpClient(
+            host=url.hostname, port=url.port or (443 if url.scheme == "https" else 8000),
+            ssl=url.scheme == "https", settings=ChromaSettings(anonymized_telemetry=False),
+        )
+    path = data_dir / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+
+
+class VectorStore:
+    """The Chroma collection of chunk vectors (cosine space)."""
+
+    def __init__(self, data_dir: Path, chroma_url: str | None = None, collection: str = "mcdewey") -> None:
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        self.location = chroma_url or str(data_dir / "chroma")
+        try:
+            self.client = _client(data_dir, chroma_url)
+            self.collection = self.client.get_or_create_collection(
+                collection, metadata={"hnsw:space": "cosine"}
+            )
+        except ValueError:
+            raise
+        except Exception as exc:
+            raise StoreUnavailable(f"Chroma at {self.location} is unreachable: {exc}") from exc
+        self.store = ChromaVectorStore(chroma_collection=self.collection)
+
+    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        from llama_index.core.schema import TextNode
+
+        nodes = [
+            TextNode(
+                id_=c.chunk_id,
+                text=c.text,
+                embedding=v.tolist(),
+                metadata={"product": c.product, "version": c.version, "doc": c.doc, "source": c.source},
+                excluded_embed_metadata_keys=["source"],
+            )
+            for c, v in zip(chunks, vectors, strict=True)
+        ]
+        if nodes:
+            self.store.add(nodes)
+
+    def delete(self, chunk_ids: Sequence[str]) -> None:
+        ids = list(chunk_ids)
+        for i in range(0, len(ids), 5000):
+            self.collection.delete(ids=ids[i : i + 5000])
+
+    def all_ids(self) -> set[str]:
+        ids: set[str] = set()
+        total = self.collection.count()
+        for offset in range(0, total, 10000):
+            ids.update(self.collection.get(include=[], limit=10000, offset=offset)["ids"])
+        return ids
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def query(
+        self, vector: np.ndarray, top_k: int, filters: dict[str, str] | None = None
+    ) -> list[tuple[str, float]]:
+        """(chunk_id, cosine similarity) best first, within the product/version/doc filters."""
+        from llama_index.core.vector_stores import (
+            MetadataFilter,
+            MetadataFilters,
+            VectorStoreQuery,
+        )
+
+        meta = None
+        if filters:
+            meta = MetadataFilters(filters=[MetadataFilter(key=k, value=v) for k, v in filters.items()])
+        try:
+            result = self.store.query(
+                VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=top_k, filters=meta)
+            )
+        except Exception as exc:
+            raise StoreUnavailable(f"Chroma at {self.location} failed: {exc}") from exc
+        # LlamaIndex reports exp(-distance); Chroma's cosine distance is 1 - cos.
+        return [(i, 1.0 + math.log(s)) for i, s in zip(result.ids or [], result.similarities or [], strict=True)]
+
+    def vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        if not chunk_ids:
+            return {}
+        got = self.collection.get(ids=list(chunk_ids), include=["embeddings"])
+        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"], strict=True)}
+
+    def heartbeat(self) -> None:
+        try:
+            self.client.heartbeat()
+        except Exception as exc:
+            raise StoreUnavailable(f"Chroma at {self.location} is unreachable: {exc}") from exc

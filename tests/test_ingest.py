@@ -1,0 +1,158 @@
+"""Ingest: the real embedding model into real Chroma (embedded and a `chroma run` server)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from library_factory import build_library
+
+from indexing.embedder import Embedder
+from indexing.index import Index
+from indexing.ingest import IngestBusy, Ingester, ingest_lock
+from indexing.retriever import Retriever
+
+
+@pytest.fixture
+def small_library(tmp_path: Path) -> Path:
+    return build_library(tmp_path / "lib")
+
+
+def ingest(library: Path, data: Path, embedder: Embedder, chroma_url: str | None = None) -> tuple[Index, object]:
+    index = Index(data, chroma_url=chroma_url, collection="t" + data.name[-8:].replace("_", ""), embedder=embedder)
+    return index, Ingester(index).run(library)
+
+
+def test_first_ingest_indexes_every_supported_file(small_library: Path, tmp_path: Path, embedder: Embedder) -> None:
+    index, report = ingest(small_library, tmp_path / "data", embedder)
+    assert sorted(report.added) == [
+        "acme/1.6/admin-guide/admin.html",
+        "acme/2.0/admin-guide/admin.html",
+        "acme/2.0/release-notes/notes.txt",
+        "mcdewey/1.0/quick-reference/quick-reference.pdf",
+        "mcdewey/1.0/user-guide/user-guide.md",
+    ]
+    assert {s.source for s in report.skipped} >= {"acme/1.6/admin-guide/style.css"}
+    assert report.chunks_total == index.catalog.count() == index.store.count() > 10
+    guide = index.catalog.get(["mcdewey::1.0::user-guide::user-guide::0"])
+    assert guide["mcdewey::1.0::user-guide::user-guide::0"].page == 1
+    assert guide["mcdewey::1.0::user-guide::user-guide::0"].vendor == "McDewey project"
+
+
+def test_pdf_chunks_carry_physical_page_and_printed_label(
+    small_library: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    index, _ = ingest(small_library, tmp_path / "data", embedder)
+    chunks = [s.chunk for s in index.catalog.file_chunks("mcdewey/1.0/quick-reference/quick-reference.pdf")]
+    settings = next(c for c in chunks if "MCDEWEY_CHROMA_URL" in c.text)
+    assert settings.page == 3 and settings.page_label == "2"
+    assert settings.heading[-1] == "Settings"
+
+
+def test_second_run_changes_nothing_and_ids_are_stable(
+    small_library: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    index, first = ingest(small_library, tmp_path / "data", embedder)
+    ids = index.catalog.chunk_ids()
+    _, second = ingest(small_library, tmp_path / "data", embedder)
+    assert not second.changed and second.unchanged == len(first.added)
+    assert index.catalog.chunk_ids() == ids
+    # A fresh index of the same files gives the same ids.
+    other, _ = ingest(small_library, tmp_path / "data2", embedder)
+    assert sorted(other.catalog.chunk_ids()) == sorted(ids)
+
+
+def test_touching_one_file_reembeds_only_it_and_deletions_remove_chunks(
+    small_library: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    index, _ = ingest(small_library, tmp_path / "data", embedder)
+    notes = small_library / "acme/2.0/release-notes/notes.txt"
+    notes.write_text(notes.read_text() + "\fAppendix\n\nThe frobnicator setting is new in this release.\n")
+    _, report = ingest(small_library, tmp_path / "data", embedder)
+    assert report.updated == ["acme/2.0/release-notes/notes.txt"] and not report.added
+    hits = Retriever(index).search("frobnicator", 3)
+    assert hits[0].source == "acme/2.0/release-notes/notes.txt" and 4 in (hits[0].page, hits[0].page_end)
+    shutil.rmtree(small_library / "acme/1.6")
+    _, report = ingest(small_library, tmp_path / "data", embedder)
+    assert report.removed == ["acme/1.6/admin-guide/admin.html"]
+    assert not [c for c in index.store.all_ids() if c.startswith("acme::1.6")]
+    assert not [c for c in index.catalog.chunk_ids() if c.startswith("acme::1.6")]
+    assert not [c for c in index.keyword.ids if c.startswith("acme::1.6")]
+
+
+def test_a_corrupt_pdf_is_reported_and_the_rest_still_indexes(
+    small_library: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    bad = small_library / "acme/2.0/broken/broken.pdf"
+    bad.parent.mkdir(parents=True)
+    good = (small_library / "mcdewey/1.0/quick-reference/quick-reference.pdf").read_bytes()
+    bad.write_bytes(good[: len(good) // 3])
+    _, report = ingest(small_library, tmp_path / "data", embedder)
+    assert [p.source for p in report.failed] == ["acme/2.0/broken/broken.pdf"]
+    assert report.failed[0].reason
+    assert len(report.added) == 5
+
+
+def test_vectors_lost_without_a_catalog_row_are_repaired(
+    small_library: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    """What a crash between Chroma and the catalog leaves behind is put right by the next run."""
+    index, _ = ingest(small_library, tmp_path / "data", embedder)
+    victim = "acme/2.0/release-notes/notes.txt"
+    index.store.delete(index.catalog.chunk_ids(victim)[:1])  # a vector gone missing
+    index.store.collection.add(ids=["ghost::1::x::y::0"], embeddings=[[0.1] * 384], documents=["orphan"])
+    _, report = ingest(small_library, tmp_path / "data", embedder)
+    assert report.repaired >= 2
+    assert index.store.all_ids() == set(index.catalog.chunk_ids())
+
+
+def test_a_second_ingest_on_the_same_data_is_refused(tmp_path: Path) -> None:
+    with ingest_lock(tmp_path), pytest.raises(IngestBusy, match="another ingest"), ingest_lock(tmp_path):
+        pass
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[str]:
+    """A real Chroma server started with the chromadb package's own `chroma run`."""
+    port = _free_port()
+    chroma = Path(sys.executable).with_name("chroma")
+    proc = subprocess.Popen(
+        [str(chroma), "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("chroma run did not start")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_ingest_and_search_through_a_chroma_server(
+    small_library: Path, tmp_path: Path, embedder: Embedder, chroma_server: str
+) -> None:
+    index, report = ingest(small_library, tmp_path / "data", embedder, chroma_url=chroma_server)
+    assert not (tmp_path / "data" / "chroma").exists()
+    assert index.store.count() == report.chunks_total > 0
+    hits = Retriever(index).search("Which folder holds messages the transfer agent could not deliver?", 5)
+    assert hits[0].product == "acme"
