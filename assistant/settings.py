@@ -45,9 +45,13 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="Base URL used in links handed to agents (default: http://host:port)."
     )
+    chat: bool = Field(default=True, description="Mount the Chainlit chat at /chat.")
     api_token: str | None = Field(
         default=None, description="When set, /mcp and /api/* need 'Authorization: Bearer <token>'."
     )
 
     def base_url(self) -> str:
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"

@@ -61,7 +61,7 @@ class Chunker:
     """Greedy packer of blocks into pieces of at most `max_tokens` word pieces."""
 
     def __init__(
-        self, count: TokenCounter, max_tokens: int = 200, min_tokens: int = 60, overlap_tokens: int = 40
+        self, count: TokenCounter, max_tokens: int = 220, min_tokens: int = 60, overlap_tokens: int = 30
     ) -> None:
         self.count = count
         self.max_tokens = max_tokens

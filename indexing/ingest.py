@@ -80,7 +80,7 @@ class Prepared:
 def embed_text(chunk: Chunk) -> str:
     """The text the model embeds: a short header (title, heading trail) and the chunk."""
     trail = " › ".join(chunk.heading[-2:])
-    header = f"{chunk.doc_title[:80]} — {trail[:100]}" if trail else chunk.doc_title[:80]
+    header = f"{chunk.doc_title[:50]} — {trail[-70:]}" if trail else chunk.doc_title[:80]
     return f"{header}\n{chunk.text}"
 
 

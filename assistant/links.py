@@ -1,0 +1,90 @@
+"""Links to a chunk: the one place that turns a `Chunk` into the record MCP and REST hand out.
+
+Every record carries `url` (the doc-context page, scrolled to the chunk) and `file_url` (the original
+file, at the chunk's page for PDFs), so an agent can cite a passage with a link a person can open.
+Pages build the same links with an empty base (root-relative), so the browser and agents agree.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from pydantic import Field
+
+from indexing.chunk import Chunk
+
+_NOT_ID_SAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+class ChunkRecord(Chunk):
+    """A chunk as MCP and REST return it: the Chunk fields plus links to cite it with."""
+
+    url: str = Field(description="Absolute link to the chunk in its document's context (the page to cite)")
+    file_url: str = Field(description="Absolute link to the original file (#page=N for PDFs)")
+
+
+def chunk_anchor(chunk_id: str) -> str:
+    """The element id of a chunk on the doc-context page.
+
+    Chunk ids hold ':' and '.', which are legal in HTML ids but awkward in CSS selectors and URL
+    fragments; within one file the ids differ only in their ordinal, so this mapping stays unique.
+    """
+    return "chunk-" + _NOT_ID_SAFE.sub("-", chunk_id)
+
+
+def quote_source(source: str) -> str:
+    """A library path for a URL: each segment quoted, the slashes kept."""
+    return quote(source, safe="/")
+
+
+def is_pdf(source: str) -> bool:
+    return source.lower().endswith(".pdf")
+
+
+def file_href(source: str, page: int | None = None, base: str = "") -> str:
+    """The original file; PDF viewers open `#page=N`, other formats have no page to jump to."""
+    href = f"{base}/files/{quote_source(source)}"
+    if page is not None and is_pdf(source):
+        href += f"#page={page}"
+    return href
+
+
+def doc_href(source: str, page: int | None = None, chunk_id: str | None = None, base: str = "") -> str:
+    """The doc-context page of `source` (at `page`), highlighting and scrolling to `chunk_id`."""
+    params: dict[str, str] = {}
+    if page is not None:
+        params["page"] = str(page)
+    if chunk_id is not None:
+        params["chunk"] = chunk_id
+    href = f"{base}/docs/{quote_source(source)}"
+    if params:
+        href += "?" + urlencode(params, quote_via=quote)
+    if chunk_id is not None:
+        href += "#" + chunk_anchor(chunk_id)
+    return href
+
+
+def chunk_href(chunk_id: str, base: str = "") -> str:
+    """The chunk's own page."""
+    return f"{base}/chunks/{quote(chunk_id, safe='')}"
+
+
+def chunk_record(chunk: Chunk, base_url: str) -> ChunkRecord:
+    """The record every surface hands to agents: the chunk plus absolute `url` and `file_url`."""
+    base = base_url.rstrip("/")
+    return ChunkRecord(
+        **chunk.model_dump(),
+        url=doc_href(chunk.source, chunk.page, chunk.chunk_id, base),
+        file_url=file_href(chunk.source, chunk.page, base),
+    )
+
+
+def chunk_record_dict(chunk: Chunk, base_url: str) -> dict[str, Any]:
+    """`chunk_record` as JSON-ready data (what REST and MCP serialise)."""
+    return chunk_record(chunk, base_url).model_dump(mode="json")
+
+
+def chunk_records(chunks: list[Chunk], base_url: str) -> list[ChunkRecord]:
+    return [chunk_record(c, base_url) for c in chunks]

@@ -1,0 +1,149 @@
+"""The MCP server (official SDK, FastMCP over streamable HTTP): four tools over LibraryService.
+
+The tools return the same records as REST (`assistant.links.chunk_record`), as structured content.
+A service error (empty query, unknown filter, unknown chunk) becomes a tool error — a result with
+isError and the reason — so an agent can correct its call; nothing is silently widened.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+from urllib.parse import urlparse
+
+import anyio
+from mcp.server.fastmcp import FastMCP
+from mcp.server.fastmcp.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import Field
+
+from assistant.errors import McDeweyError
+from assistant.links import ChunkRecord, chunk_record, chunk_records
+from assistant.service import MAX_CONTEXT, LibraryListing, LibraryService
+from assistant.settings import Settings
+
+T = TypeVar("T")
+
+INSTRUCTIONS = """McDewey is a library of vendor documentation (several vendors, products and versions).
+Use search_docs to find passages; answer only from what it returns and cite each passage with its
+doc_title, version, page (page_label if printed differently) and url. Use list_library to learn the
+exact product and version names before filtering. Use get_context to read around a passage."""
+
+CITE = (
+    "Cite a passage as: doc_title, version, p. <page> (printed <page_label> when it differs), "
+    "and its url (the passage in its document's context; file_url opens the original file at that page)."
+)
+
+SEARCH_DOC = f"""Search the documentation library (hybrid: semantic + exact terms) and return the best
+passages, best first. Each result is a chunk record: chunk_id, text, vendor, product, version, doc,
+doc_title, source (file path), page / page_end / page_label (null for unpaged formats such as HTML),
+heading (section trail), score (0–1 fused rank score), similarity, url and file_url.
+Filters take exact names from list_library; an unknown product/version/doc is an error, not a wider
+search. When no filter is given and the query names one product (and version), the search is narrowed
+to it. top_k: 1–50, default 8. {CITE}"""
+
+GET_CHUNK_DOC = f"""Return one chunk record by its chunk_id (as returned by search_docs), with its full
+text, page, heading trail, url and file_url. Unknown ids are an error. {CITE}"""
+
+GET_CONTEXT_DOC = f"""Return the chunk with `before` preceding and `after` following chunks of the same
+file (0–{MAX_CONTEXT} each), in document order, to read a passage in context. Each item is a chunk
+record. {CITE}"""
+
+LIST_DOC = """List the library: vendors → products → versions → documents, each document with its
+doc slug, title, number of files, pages and chunks, and its entry file. Use the product, version and doc
+names exactly as listed for the filters of search_docs."""
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
+def _host_for_header(host: str) -> str:
+    """An IPv6 literal appears bracketed in a Host header."""
+    try:
+        return f"[{host}]" if ipaddress.ip_address(host).version == 6 else host
+    except ValueError:
+        return host
+
+
+def allowed_hosts(settings: Settings) -> list[str]:
+    """Host names FastMCP's DNS-rebinding check accepts: loopback, the bound host, the public URL.
+
+    A wildcard bind (0.0.0.0) is reached by the machine's own names too; other names need
+    MCDEWEY_PUBLIC_URL.
+    """
+    names = [*LOOPBACK_HOSTS]
+    if settings.host in WILDCARD_HOSTS:
+        names += [socket.gethostname(), socket.getfqdn()]
+    else:
+        names.append(_host_for_header(settings.host))
+    if settings.public_url:
+        public = urlparse(settings.public_url).hostname
+        if public:
+            names.append(_host_for_header(public))
+    unique = list(dict.fromkeys(n for n in names if n))
+    return [pattern for n in unique for pattern in (n, f"{n}:*")]
+
+
+def transport_security(settings: Settings) -> TransportSecuritySettings:
+    hosts = allowed_hosts(settings)
+    bare = [h for h in hosts if not h.endswith(":*")]
+    origins = [f"{scheme}://{h}{port}" for h in bare for scheme in ("http", "https") for port in ("", ":*")]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )
+
+
+async def _call(fn: Callable[[], T]) -> T:
+    """Run a blocking service call off the event loop; its errors become tool errors with the reason."""
+    try:
+        return await anyio.to_thread.run_sync(fn)
+    except McDeweyError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+def build_mcp(settings: Settings, service: LibraryService) -> FastMCP:
+    """A FastMCP server whose tools call `service`; links in records use `settings.base_url()`."""
+    mcp = FastMCP(
+        name="McDewey",
+        instructions=INSTRUCTIONS,
+        website_url=settings.base_url(),
+        host=settings.host,
+        port=settings.port,
+        streamable_http_path="/mcp",
+        log_level="WARNING",
+        transport_security=transport_security(settings),
+    )
+    base = settings.base_url()
+
+    @mcp.tool(description=SEARCH_DOC)
+    async def search_docs(
+        query: Annotated[str, Field(description="The question or exact terms to look for")],
+        top_k: Annotated[int, Field(description="Number of passages, 1–50")] = 8,
+        product: Annotated[str | None, Field(description="Exact product name from list_library")] = None,
+        version: Annotated[str | None, Field(description="Exact version name from list_library")] = None,
+        doc: Annotated[str | None, Field(description="Exact document slug from list_library")] = None,
+    ) -> list[ChunkRecord]:
+        chunks = await _call(lambda: service.search(query, top_k, product, version, doc))
+        return chunk_records(chunks, base)
+
+    @mcp.tool(description=GET_CHUNK_DOC)
+    async def get_chunk(
+        chunk_id: Annotated[str, Field(description="product::version::doc::file::N, from search_docs")],
+    ) -> ChunkRecord:
+        return chunk_record(await _call(lambda: service.get_chunk(chunk_id)), base)
+
+    @mcp.tool(description=GET_CONTEXT_DOC)
+    async def get_context(
+        chunk_id: Annotated[str, Field(description="product::version::doc::file::N, from search_docs")],
+        before: Annotated[int, Field(description=f"Chunks before it, 0–{MAX_CONTEXT}")] = 1,
+        after: Annotated[int, Field(description=f"Chunks after it, 0–{MAX_CONTEXT}")] = 1,
+    ) -> list[ChunkRecord]:
+        return chunk_records(await _call(lambda: service.get_context(chunk_id, before, after)), base)
+
+    @mcp.tool(description=LIST_DOC)
+    async def list_library() -> LibraryListing:
+        return await _call(service.list_library)
+
+    return mcp

@@ -1,0 +1,254 @@
+"""One ASGI app for everything McDewey serves: pages, REST (/api), MCP (/mcp) and the chat (/chat).
+
+Every surface calls the same LibraryService, so an agent over MCP, a script over REST, a person in
+the browser and `mcdewey search` see the same chunk records. Nothing is built at import time:
+`create_app(settings)` builds an app, `serve(settings)` runs it with uvicorn.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from assistant.api import api_router
+from assistant.errors import McDeweyError
+from assistant.mcp_tools import build_mcp
+from assistant.service import LibraryService
+from assistant.settings import Settings
+from assistant.web import STATIC, error_page, web_router
+
+log = logging.getLogger("mcdewey.server")
+
+MAX_BODY_BYTES = 1 << 20  # no endpoint takes more than a small JSON-RPC message
+CHAT_TARGET = Path(__file__).parent / "chat.py"
+CHAT_PATH = "/chat"
+API_PATHS = ("/api/", "/mcp", "/healthz", "/openapi.json")
+DESCRIPTION = """Multi-vendor documentation library · semantic search · MCP endpoint at `/mcp`.
+
+Every search result is a chunk record with `url` (the passage in its document's context) and
+`file_url` (the original file, `#page=N` for PDFs). Errors are `{"detail": reason}`."""
+
+
+# --- middleware -----------------------------------------------------------------------------------
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimitMiddleware:
+    """413 for any request body over `max_bytes`, declared (Content-Length) or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._reject(scope, receive, send)
+            return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"request body larger than {self.max_bytes} bytes"
+        await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+
+
+def protected_path(path: str) -> bool:
+    """The machine surfaces the API token guards (the pages have their own login, elsewhere)."""
+    return path == "/mcp" or path.startswith(("/mcp/", "/api/")) or path == "/api"
+
+
+class BearerTokenMiddleware:
+    """`Authorization: Bearer <token>` on /mcp and /api/*, compared in constant time."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token.encode("utf-8")
+
+    def authorized(self, scope: Scope) -> bool:
+        scheme, _, value = Headers(scope=scope).get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode("utf-8"), self.token)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and protected_path(scope["path"]) and not self.authorized(scope):
+            response = JSONResponse(
+                {"detail": "missing or wrong bearer token (Authorization: Bearer <MCDEWEY_API_TOKEN>)"},
+                status_code=401, headers={"WWW-Authenticate": 'Bearer realm="mcdewey"'},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+# --- errors ---------------------------------------------------------------------------------------
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(API_PATHS) or "text/html" not in request.headers.get("accept", "")
+
+
+def _error(request: Request, status: int, reason: str, headers: dict[str, str] | None = None) -> Response:
+    """JSON `{"detail": reason}` for machines, an HTML page for browsers; never a stack trace."""
+    if _wants_json(request):
+        return JSONResponse({"detail": reason}, status_code=status, headers=headers)
+    return error_page(status, reason)
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    async def library_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, McDeweyError)
+        return _error(request, exc.status, str(exc))
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        return _error(request, exc.status_code, str(exc.detail), dict(exc.headers or {}))
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+        return _error(request, 500, "internal error (see the server log)")
+
+    app.add_exception_handler(McDeweyError, library_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)
+
+
+# --- the app --------------------------------------------------------------------------------------
+def warm_up(service: LibraryService) -> threading.Thread:
+    """Load the embedding model, Chroma and the keyword index in the background at startup.
+
+    They load lazily on the first search, which would otherwise take several seconds (and time
+    out impatient clients); one throwaway search through the public API loads them all.
+    """
+
+    def run() -> None:
+        try:
+            service.search("warm up", 1)
+        except Exception as exc:  # an empty library or an unreachable Chroma: /healthz reports it
+            log.info("warm-up search failed: %s", exc)
+
+    thread = threading.Thread(target=run, name="mcdewey-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def chat_allowed(settings: Settings) -> bool:
+    """Whether to mount the chat; a `chat` setting (if the project adds one) can turn it off."""
+    return bool(getattr(settings, "chat", True))
+
+
+def mount_chat(app: FastAPI, target: Path = CHAT_TARGET) -> bool:
+    """Mount the Chainlit chat at /chat when `target` exists; the rest of the app works without it.
+
+    Chainlit's app is a process-wide singleton: the service is handed over on its `state`
+    (`chainlit.server.app.state.mcdewey_service` / `.mcdewey_settings`). A second mount in one process
+    (a second app in tests) fails inside Chainlit; that is logged, not raised.
+    """
+    if not target.is_file():
+        return False
+    try:
+        from chainlit.server import app as chainlit_app
+        from chainlit.utils import mount_chainlit
+
+        chainlit_app.state.mcdewey_service = getattr(app.state, "service", None)
+        chainlit_app.state.mcdewey_settings = getattr(app.state, "settings", None)
+        mount_chainlit(app=app, target=str(target), path=CHAT_PATH)
+    except Exception as exc:
+        log.warning("chat not mounted at %s: %s", CHAT_PATH, exc)
+        return False
+    return True
+
+
+def create_app(settings: Settings, service: LibraryService | None = None) -> FastAPI:
+    """Pages, REST, MCP and (when present) the chat, all over one LibraryService."""
+    service = service or LibraryService(settings)
+    mcp = build_mcp(settings, service)
+    mcp_app = mcp.streamable_http_app()  # creates the session manager the lifespan runs
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        warm_up(service)
+        async with mcp.session_manager.run():
+            yield
+
+    app = FastAPI(
+        title="McDewey", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+        docs_url="/api/docs", redoc_url=None,  # /docs/{source} is the doc-context page
+    )
+    app.state.settings = settings
+    app.state.service = service
+    app.state.mcp = mcp
+    app.include_router(api_router(service, settings.base_url()))
+    app.include_router(web_router(settings, service))
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.router.routes.extend(mcp_app.routes)  # /mcp itself, not a mount that redirects to /mcp/
+    add_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    if settings.api_token:
+        app.add_middleware(BearerTokenMiddleware, token=settings.api_token)  # outermost: before any body
+    if chat_allowed(settings):
+        mount_chat(app)
+    return app
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(settings: Settings) -> str | None:
+    """The warning `serve` logs when the server is reachable from other machines without a token."""
+    if is_loopback(settings.host) or settings.api_token:
+        return None
+    return (f"serving on {settings.host}:{settings.port} without MCDEWEY_API_TOKEN: anyone who can reach "
+            "this address can use /api and /mcp; set MCDEWEY_API_TOKEN (and MCDEWEY_PUBLIC_URL for links)")
+
+
+def serve(settings: Settings) -> None:
+    """Run the app with uvicorn on settings.host:settings.port (127.0.0.1 unless told otherwise)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    warning = exposure_warning(settings)
+    if warning:
+        log.warning(warning)
+    app = create_app(settings)
+    base = settings.base_url()
+    log.info("McDewey at %s/ · MCP endpoint %s/mcp · REST %s/api · chat %s%s", base, base, base, base, CHAT_PATH)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")

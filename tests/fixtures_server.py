@@ -1,0 +1,92 @@
+"""The real app served by uvicorn on a free loopback port, for HTTP, MCP and browser tests.
+
+Loaded through `pytest_plugins = ["fixtures_server"]` in conftest; tests ask for fixtures by name:
+`server_url` (the session's server over the `service` fixture) and `start_server` (a factory for
+extra servers with other settings, e.g. an API token, stopped at the end of the session).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+StartServer = Callable[..., str]
+STARTUP_SECONDS = 30.0
+
+
+class _Server:
+    """A uvicorn server in a background thread, on a socket bound before the app is built."""
+
+    def __init__(self, make_app: Callable[[int], Any]) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = int(self.sock.getsockname()[1])
+        config = uvicorn.Config(make_app(self.port), log_level="warning", lifespan="on", timeout_graceful_shutdown=3)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            if self.server.started:
+                try:
+                    if httpx.get(f"{self.url}/healthz", timeout=5).status_code in (200, 503):
+                        return self.url
+                except httpx.TransportError:
+                    pass
+            if not self.thread.is_alive():
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"the test server at {self.url} did not start")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+@pytest.fixture(scope="session")
+def start_server(service: Any) -> Iterator[StartServer]:
+    """`start_server(service=None, **settings)` → base URL of a new server (the session's service by default).
+
+    The settings get the server's real port, so absolute links in records point at it.
+    """
+    from assistant.server import create_app
+    from assistant.settings import Settings
+
+    servers: list[_Server] = []
+
+    def start(svc: Any = None, **overrides: Any) -> str:
+        svc = svc or service
+        base = {"library": svc.settings.library, "data": svc.settings.data, "llm": "none"}
+
+        def make_app(port: int) -> Any:
+            return create_app(Settings(**{**base, **overrides, "host": "127.0.0.1", "port": port}), svc)
+
+        server = _Server(make_app)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in reversed(servers):
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def server_url(start_server: StartServer) -> str:
+    """The app over the session's indexed library, without a token."""
+    return start_server()

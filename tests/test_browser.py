@@ -1,0 +1,75 @@
+"""A person's path through the pages in a real browser (Debian chromium via Playwright), JavaScript off.
+
+Home → type a query → submit → first result → "View in doc context" → the passage is highlighted,
+scrolled into view by the URL fragment alone, under its "Page N" header.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from assistant.links import chunk_anchor
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+VIEWPORT = {"width": 1000, "height": 420}
+QUERY = "GET /healthz reports the state of the index and of Chroma"
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def test_search_to_highlighted_passage_without_javascript(server_url: str, browser: Any) -> None:
+    expected = httpx.get(f"{server_url}/api/search", params={"q": QUERY, "product": "mcdewey"}, timeout=60).json()[0]
+    assert expected["page"] is not None
+
+    context = browser.new_context(java_script_enabled=False, viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        page.goto(f"{server_url}/")
+        page.fill("input[name=q]", QUERY)
+        page.select_option("select[name=product]", "mcdewey")
+        page.click("form.search button[type=submit]")
+        page.wait_for_url(re.compile(r"/search\?"))
+
+        first = page.locator("ol.results li.result a.result-title").first
+        first.click()
+        page.wait_for_url(re.compile(r"/chunks/"))
+        assert f"chunk_id {expected['chunk_id']}" in page.inner_text("main")
+
+        page.click("text=View in doc context")
+        page.wait_for_url(re.compile(r"/docs/.*#chunk-"))
+        assert page.url == expected["url"]
+
+        target = page.locator(f"#{chunk_anchor(expected['chunk_id'])}")
+        assert target.is_visible()
+        assert "highlighted" in (target.get_attribute("class") or "").split()
+        box = target.bounding_box()
+        assert box is not None
+        assert 0 <= box["y"] < VIEWPORT["height"], box  # the fragment scrolled it into view
+        header = target.locator("xpath=ancestor::section[1]/h2[contains(@class, 'page-header')]")
+        assert re.fullmatch(rf"Page {expected['page']}( \(printed .+\))?", header.inner_text().strip())
+        title = page.locator("main h1").bounding_box()
+        assert title is not None and title["y"] < 0, title  # the page really scrolled down to it
+    finally:
+        context.close()
