@@ -22,9 +22,17 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _progress() -> tuple[Callable[[str, int, int], None], Callable[[], None]]:
-    """A rich progress bar on a terminal; quiet otherwise."""
+    """A rich progress bar on a terminal; a line per 10% of each stage otherwise (logs, CI)."""
     if not sys.stderr.isatty():
-        return (lambda stage, done, total: None), (lambda: None)
+        shown: dict[str, int] = {}
+
+        def log(stage: str, done: int, total: int) -> None:
+            tenth = 10 * done // max(total, 1)
+            if shown.get(stage, -1) < tenth:
+                shown[stage] = tenth
+                print(f"{stage}: {done}/{total}", file=sys.stderr, flush=True)
+
+        return log, (lambda: None)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(TextColumn("{task.description:>15}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -318,6 +318,8 @@ def test_text_pages_come_from_form_feeds(tmp_path: Path) -> None:
         ("Release Notes", 1), ("First page.", 1), ("Second page.", 2), ("Third.", 3),
     ]
     assert doc.title == "Release Notes"
+    single = load_file(write(tmp_path, "one.txt", "Only page.\n\f"))
+    assert single.pages == 1 and [(b.text, b.page) for b in single.blocks] == [("Only page.", 1)]
 
 
 def test_text_without_form_feeds_is_unpaged_and_split_at_blank_lines(tmp_path: Path) -> None:

@@ -46,6 +46,8 @@ _RUNS = re.compile(r" {2,}")
 _SPHINX_WRAP = re.compile(r"[ ]*\n[ ]*˓→[ ]?|˓→[ ]?")
 # "–enable" / "[–request-pac": LaTeX turned the option's "--" into an en dash.
 _EN_DASH_OPTION = re.compile(r"(?:^|(?<=[\s\[(|/=,]))–(?=[A-Za-z])", re.M)
+# A table of contents' dot leaders ("Obtaining R . . . . . . . 1") are layout, not words.
+_DOT_LEADER = re.compile(r"[ ]?(?:\.[ ]?){4,}")
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 _HYPHEN_BREAK = re.compile(r"(?<=[^\W\d_])-[ ]*\n[ ]*(?=[^\W\d_])")
 _FFFE = re.compile("\ufffe")
@@ -62,6 +64,8 @@ def normalize_chars(text: str) -> str:
     text = _CONTROL_BULLET.sub(lambda m: m.group(1) + BULLET, text)
     text = _CONTROLS.sub("", text)
     text = _PRIVATE_USE.sub("", text)
+    if ". . . ." in text or "....." in text:
+        text = _DOT_LEADER.sub(" ... ", text)
     if "–" in text:
         text = _EN_DASH_OPTION.sub("--", text)
     return _SPACES.sub(" ", text)
@@ -273,10 +277,11 @@ def _indent(line: str) -> int:
 def layout_paragraphs(lines: list[str]) -> list[list[str]]:
     """Split a run of non-blank lines where the layout shows a new paragraph.
 
-    Text converted from PDFs marks paragraphs by a first-line indent rather than a blank line, and
-    sets code deeper than the prose around it (6+ columns, or 4+ for a short line). So: a switch between prose depth and code
-    depth starts a block, and so does a prose line indented deeper than both its neighbours. A
-    keyword line followed by its (slightly) indented description stays one unit.
+    Text converted from PDFs marks paragraphs by a first-line indent rather than a blank line,
+    and sets code deeper than the prose around it (6+ columns, or 4+ for a short line). So a
+    switch between prose depth and code depth starts a block, and so does a prose line indented
+    deeper than both its neighbours. A keyword line followed by its (slightly) indented
+    description stays one unit.
     """
     if len(lines) < 2:
         return [list(lines)] if lines else []
@@ -293,7 +298,8 @@ def layout_paragraphs(lines: list[str]) -> list[list[str]]:
         first_line_indent = (
             not code
             and depth[i] > depth[i - 1]
-            and (i + 1 == len(lines) or depth[i + 1] < depth[i])
+            and i + 1 < len(lines)
+            and depth[i + 1] < depth[i]
         )
         if code != was_code or first_line_indent:
             groups.append([lines[i]])

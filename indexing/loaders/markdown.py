@@ -140,6 +140,7 @@ def _parse(lines: list[str], events: list[int | str | None], state: _State) -> N
     para: list[str] = []
     code: list[str] = []
     fence: str | None = None
+    in_comment = False
 
     def flush() -> None:
         if para:
@@ -170,6 +171,9 @@ def _parse(lines: list[str], events: list[int | str | None], state: _State) -> N
             flush()
             fence = fence_m.group(1)
             continue
+        if in_comment or (line.lstrip().startswith("<!--") and "-->" not in line):
+            in_comment = "-->" not in line  # a comment over several lines is not content
+            continue
         if _COMMENT_LINE.match(line):
             continue
         atx = _ATX.match(line)
@@ -194,7 +198,7 @@ def load_markdown(path: Path) -> LoadedDocument:
     """Parse Markdown into heading-aware blocks, paged when it carries page markers or form feeds."""
     text, warnings = decode_file(path)
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\f\n")
-    lines = [line.expandtabs(4).rstrip() for line in text.split("\n")]
+    lines = [line.expandtabs(4).rstrip(" ") for line in text.split("\n")]  # keep "\f" lines
     skip, front_title = _front_matter(lines)
     lines = lines[skip:]
     events, marker_warnings = _page_events(lines)

@@ -11,7 +11,9 @@ its page, so the end of the previous section keeps its own trail. Running header
 from __future__ import annotations
 
 import ctypes
+import itertools
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,9 +41,11 @@ _MONO_FONT = re.compile(
 )
 _NUMBERING = re.compile(
     r"^\s*(?:(?i:chapter|appendix|part|section)\s+(?:\d+|[A-Z]|[IVXLC]+)\b[.:]?\s*"
-    r"|(?:\d+(?:\.\d+)*|[A-Z](?:\.\d+)+|[IVXLC]+)\.?\s+)"
+    r"|(?:\d+(?:\.\d+)*|[A-Z](?:\.\d+)+|[IVXLC]+|[A-Z])\.?\s+)"
 )
 _TOKEN = re.compile(r"[^\W_]+")
+_WORD_END = re.compile(r"[^\W\d_]+$")
+_WORD_START = re.compile(r"[^\W\d_]+")
 _PDFIUM_ERRORS = {
     1: "unknown PDFium error",
     2: "file could not be opened",
@@ -51,6 +55,8 @@ _PDFIUM_ERRORS = {
     6: "page not found or content error",
 }
 _LIST_RUN_CHARS = 1200
+# PDFium is not thread-safe: one document at a time per process, whatever thread asks.
+_PDFIUM_LOCK = threading.Lock()
 
 
 @dataclass
@@ -238,7 +244,7 @@ def _merge_fragments(lines: list[_Line]) -> list[_Line]:
 def _set_gaps(lines: list[_Line]) -> None:
     if lines:
         lines[0].gap = 0.0
-    for prev, line in zip(lines, lines[1:], strict=False):
+    for prev, line in itertools.pairwise(lines):
         line.gap = prev.y - line.y
 
 
@@ -294,7 +300,7 @@ def _line_spacing(pages: list[_Page]) -> dict[float, float]:
     """The usual baseline distance per font size in this document (its leading)."""
     samples: dict[float, Counter[float]] = {}
     for page in pages:
-        for prev, line in zip(page.lines, page.lines[1:], strict=False):
+        for prev, line in itertools.pairwise(page.lines):
             if prev.mono or line.mono or _size_key(prev.size) != _size_key(line.size):
                 continue
             if 0.9 * line.size <= line.gap <= 2.2 * line.size:
@@ -303,9 +309,11 @@ def _line_spacing(pages: list[_Page]) -> dict[float, float]:
 
 
 def _starts_bullet(text: str) -> bool:
-    return len(text) > 1 and (text[0] in BULLET_CHARS or ord(text[0]) < 32 or 0x7F <= ord(text[0]) <= 0x9F) and (
-        text[1] == " "
-    )
+    """"• item", or a control character that a LaTeX font uses for its bullet ("\x88 item")."""
+    if len(text) < 2 or text[1] != " ":
+        return False
+    code = ord(text[0])
+    return text[0] in BULLET_CHARS or code < 32 or 0x7F <= code <= 0x9F
 
 
 def _breaks(lines: list[_Line], spacing: dict[float, float]) -> list[bool]:
@@ -336,8 +344,11 @@ def _breaks(lines: list[_Line], spacing: dict[float, float]) -> list[bool]:
 
 
 def _tokens(text: str, strip_numbering: bool = True) -> list[str]:
-    if strip_numbering:
-        text = _NUMBERING.sub("", text, count=1)
+    if strip_numbering:  # "Appendix A", "2.3", "A" may follow each other: strip the same way on both sides
+        for _ in range(3):
+            text, n = _NUMBERING.subn("", text, count=1)
+            if not n:
+                break
     return _TOKEN.findall(nfkc_fold(text))
 
 
@@ -355,21 +366,29 @@ def _outline(doc: pdfium.PdfDocument, n_pages: int) -> tuple[dict[int, list[_Ent
         index = dest.get_index() if dest is not None else None
         if not title or index is None or not 0 <= index < n_pages:
             continue
-        by_page.setdefault(index, []).append(_Entry(tokens=_tokens(title), trail=[t for t in stack if t]))
+        trail = [t for i, t in enumerate(stack) if t and (i == 0 or t != stack[i - 1])]  # "X > X" is one level
+        by_page.setdefault(index, []).append(_Entry(tokens=_tokens(title), trail=trail))
     return by_page, titles
 
 
-def _match_score(entry: _Entry, line: _Line, block_start: bool, body: float) -> int:
-    """How surely this line is where the entry's title is printed (0 = it is not)."""
+def _match_score(entry: _Entry, line: _Line, following: _Line | None, block_start: bool, body: float) -> int:
+    """How surely this line is where the entry's title is printed (0 = it is not).
+
+    Exact title, title followed by more words ("agrep Approximate String Matching"), or a title
+    wrapped onto the following line."""
     words = _tokens(line.text)
     if not entry.tokens or not words:
         return 0
     n = len(entry.tokens)
     if words == entry.tokens:
         score = 3
-    elif words[:n] == entry.tokens or (len(words) >= 2 and entry.tokens[: len(words)] == words):
+    elif words[:n] == entry.tokens:
         score = 1
+    elif following is not None and len(words) >= 2 and entry.tokens[: len(words)] == words:
+        score = 1 if _tokens(f"{line.text} {following.text}")[:n] == entry.tokens else 0
     else:
+        return 0
+    if not score:
         return 0
     if not block_start and score < 3:
         return 0
@@ -384,8 +403,10 @@ def _locate_entries(page: _Page, breaks: list[bool], body: float) -> list[tuple[
     switches: list[tuple[int, list[str], bool]] = []
     cursor = 0
     for entry in page.entries:
+        lines = page.lines
         scored = [
-            (i, _match_score(entry, page.lines[i], breaks[i], body)) for i in range(cursor, len(page.lines))
+            (i, _match_score(entry, lines[i], lines[i + 1] if i + 1 < len(lines) else None, breaks[i], body))
+            for i in range(cursor, len(lines))
         ]
         strong = [i for i, s in scored if s >= 4]
         best = max((s for _, s in scored), default=0)
@@ -397,7 +418,7 @@ def _locate_entries(page: _Page, breaks: list[bool], body: float) -> list[tuple[
             switches.append((cursor, entry.trail, False))
             continue
         switches.append((at, entry.trail, _tokens(page.lines[at].text) == entry.tokens))
-        cursor = at
+        cursor = at + 1  # one printed title per entry
     return switches
 
 
@@ -412,8 +433,8 @@ def _join_prose(lines: list[_Line], vocabulary: Vocabulary) -> str:
         if text.startswith("˓→") or out.endswith("\ufffe"):
             out += text
         elif out.endswith("-") and len(out) >= 2 and out[-2].isalnum() and text[:1].isalnum():
-            left = re.search(r"[^\W\d_]*$", out[:-1]).group(0)  # type: ignore[union-attr]
-            right = re.match(r"[^\W\d_]*", text).group(0)  # type: ignore[union-attr]
+            left_m, right_m = _WORD_END.search(out[-64:-1]), _WORD_START.match(text)
+            left, right = (left_m.group(0) if left_m else ""), (right_m.group(0) if right_m else "")
             if left and right and vocabulary.drop_hyphen(left, right):
                 out = out[:-1] + text
             else:
@@ -479,12 +500,17 @@ def _page_blocks(
         code = group[0].mono
         text = _join_code(group) if code else _join_prose(group, vocabulary)
         bullet = not code and _starts_bullet(group[0].text)
-        if bullet and bullets and bullets[-1] and blocks and blocks[-1].heading == trail:
-            if len(blocks[-1].text) + len(text) < _LIST_RUN_CHARS:
-                merged = make_blocks(text, page=number, page_label=label, heading=trail, vocabulary=vocabulary)
-                if merged:
-                    blocks[-1].text += "\n" + "\n".join(b.text for b in merged)
-                continue
+        if (
+            bullet
+            and bullets
+            and bullets[-1]
+            and blocks[-1].heading == trail
+            and len(blocks[-1].text) + len(text) < _LIST_RUN_CHARS
+        ):  # a list item run stays one block
+            merged = make_blocks(text, page=number, page_label=label, heading=trail, vocabulary=vocabulary)
+            if merged:
+                blocks[-1].text += "\n" + "\n".join(b.text for b in merged)
+            continue
         new = make_blocks(text, page=number, page_label=label, heading=trail, code=code, vocabulary=vocabulary)
         blocks.extend(new)
         bullets.extend([bullet] * len(new))
@@ -563,17 +589,18 @@ def load_pdf(path: Path) -> LoadedDocument:
     """Parse a PDF into paragraph blocks with physical page, printed label and outline trail."""
     data = read_source(path)
     warning = _check_bytes(data)
-    doc = _open(data)
     warnings: list[str] = [warning] if warning else []
-    try:
-        n_pages = len(doc)
-        pages = _read_pages(doc, warnings)
-        outline, outline_titles = _outline(doc, n_pages)
-        meta_title = doc.get_metadata_value("Title")
-    except pdfium.PdfiumError as exc:
-        raise LoaderError(f"PDF could not be read ({exc})") from exc
-    finally:
-        doc.close()
+    with _PDFIUM_LOCK:
+        doc = _open(data)
+        try:
+            n_pages = len(doc)
+            pages = _read_pages(doc, warnings)
+            outline, outline_titles = _outline(doc, n_pages)
+            meta_title = doc.get_metadata_value("Title")
+        except pdfium.PdfiumError as exc:
+            raise LoaderError(f"PDF could not be read ({exc})") from exc
+        finally:
+            doc.close()
     for index, entries in outline.items():
         pages[index].entries = entries
     if not any(page.lines for page in pages):

@@ -104,16 +104,20 @@ def _centre(line: str) -> float:
     return (_indent_of(line) + len(line.rstrip())) / 2
 
 
-def _title(lines: list[str]) -> str | None:
-    """A banner's title (centred lines between rules), else the first line if it is short."""
-    para: list[str] = []
+def _first_paragraphs(lines: list[str], count: int) -> list[list[str]]:
+    paras: list[list[str]] = [[]]
     for line in lines:
         if line.strip():
-            para.append(line)
-        elif para:
-            break
-    if not para:
-        return None
+            paras[-1].append(line)
+        elif paras[-1]:
+            if len(paras) == count:
+                break
+            paras.append([])
+    return [p for p in paras if p]
+
+
+def _banner_title(para: list[str]) -> str | None:
+    """Centred lines of a banner, up to a rule or a version line."""
     rules = [line for line in para if _RULE.match(line)]
     centre = _centre(rules[0]) if rules else 40.0
     centred: list[str] = []
@@ -127,9 +131,21 @@ def _title(lines: list[str]) -> str | None:
             centred.append(text)
         elif centred:
             break
-    title = " ".join(centred) if centred else para[0].strip()
-    title = heading_title(title)
-    return title if 0 < len(title) <= _MAX_HEADING and any(ch.isalpha() for ch in title) else None
+    return " ".join(centred) or None
+
+
+def _title(lines: list[str]) -> str | None:
+    """A banner's title (centred lines between rules), else the first short line that starts with a
+    letter or digit (not an `.. directive::` or a rule)."""
+    for para in _first_paragraphs(lines, 3):
+        candidate = _banner_title(para)
+        if candidate is None:
+            first = para[0].strip()
+            candidate = first if first[:1].isalnum() else None
+        title = heading_title(candidate) if candidate else ""
+        if 0 < len(title) <= _MAX_HEADING and any(ch.isalpha() for ch in title):
+            return title
+    return None
 
 
 def decode_file(path: Path) -> tuple[str, list[str]]:
@@ -189,7 +205,7 @@ def load_text(path: Path) -> LoadedDocument:
     text, warnings = decode_file(path)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     raw_pages = split_pages(text)
-    paged = len(raw_pages) > 1
+    paged = "\f" in text  # pdftotext ends even a one-page file with a form feed
     pages = [[line.expandtabs(8).rstrip() for line in page.split("\n")] for page in raw_pages]
     if paged:
         pages = drop_running_lines(pages)
