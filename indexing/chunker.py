@@ -17,6 +17,8 @@ from indexing.document import Block
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
+LEAD_IN_TOKENS = 8
+
 SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+(?=[A-Z0-9\"'(\[])|\n+")
 
 
@@ -32,6 +34,15 @@ class Piece:
     overlap_tokens: int = 0
     tokens: int = 0
     units: list[str] = field(default_factory=list, repr=False)
+    unit_info: list[tuple[int, int | None]] = field(default_factory=list, repr=False)  # (tokens, page)
+
+    def add(self, text: str, tokens: int, page: int | None) -> None:
+        self.units.append(text)
+        self.unit_info.append((tokens, page))
+        self.tokens += tokens
+        if page is not None:
+            self.page_end = page if self.page_end is None else max(self.page_end, page)
+            self.page = page if self.page is None else self.page
 
     @property
     def own_tokens(self) -> int:
@@ -87,14 +98,14 @@ class Chunker:
         current: Piece | None = None
         for block, text, n in self._units(blocks):
             if current is not None and self._must_close(current, block, n):
+                lead = self._pop_lead_in(current, block)
                 pieces.append(current)
-                current = self._start_after(current, block, n)
+                current = self._start_after(current, block, n + sum(k for _, k in lead))
+                for lead_text, k in lead:
+                    current.add(lead_text, k, block.page)
             if current is None:
                 current = Piece("", block.page, block.page, list(block.heading))
-            current.units.append(text)
-            current.tokens += n
-            if block.page is not None:
-                current.page_end = block.page
+            current.add(text, n, block.page)
         if current is not None and current.own_tokens > 0:
             pieces.append(current)
         for piece in pieces:
@@ -111,6 +122,20 @@ class Chunker:
             return True
         return block.heading != current.heading and current.own_tokens >= self.min_tokens
 
+    def _pop_lead_in(self, current: Piece, block: Block) -> list[tuple[str, int]]:
+        """Short trailing lines ("Description", "Examples:") belong with the text that follows."""
+        lead: list[tuple[str, int]] = []
+        first_own = 1 if current.overlap_chars else 0
+        while (len(current.units) > first_own + 1 and current.unit_info[-1][0] <= LEAD_IN_TOKENS
+               and current.unit_info[-1][1] == block.page and block.heading == current.heading):
+            tokens, _ = current.unit_info.pop()
+            lead.insert(0, (current.units.pop(), tokens))
+            current.tokens -= tokens
+        if lead:
+            pages = [p for _, p in current.unit_info if p is not None]
+            current.page_end = max(pages) if pages else current.page_end
+        return lead
+
     def _start_after(self, previous: Piece, block: Block, n_next: int) -> Piece:
         """A new piece that repeats the last sentences of `previous` when the text runs on."""
         if block.heading != previous.heading:
@@ -126,7 +151,6 @@ class Chunker:
         if not carried:
             return Piece("", block.page, block.page, list(block.heading))
         overlap = " ".join(carried)
-        return Piece(
-            "", previous.page_end, previous.page_end, list(block.heading),
-            overlap_chars=len(overlap) + 1, overlap_tokens=used, tokens=used, units=[overlap],
-        )
+        piece = Piece("", None, None, list(block.heading), overlap_chars=len(overlap) + 1, overlap_tokens=used)
+        piece.add(overlap, used, previous.page_end)
+        return piece

@@ -23,6 +23,8 @@ from indexing.loaders import is_supported
 
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 METADATA_FILE = "mcdewey.toml"
+# Build folders whose text duplicates the manual itself.
+GENERATED_DIRS = {"_sources": "Sphinx copy of the sources of the HTML pages beside it"}
 MANIFEST_FILE = "MANIFEST.tsv"
 # Loader preference when two files of one doc share a stem (guide.md beside guide.pdf).
 SUFFIX_ORDER = {".md": 0, ".markdown": 0, ".pdf": 1, ".html": 2, ".htm": 2, ".txt": 3, ".text": 3}
@@ -118,7 +120,9 @@ def _walk(root: Path, scan: LibraryScan) -> Iterator[Path]:
     resolved_root = root.resolve()
     for dirpath, dirnames, filenames in os.walk(root, onerror=None):
         here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in [d for d in dirnames if d in GENERATED_DIRS]:
+            scan.skipped.append(Skipped((here / name).relative_to(root).as_posix() + "/", GENERATED_DIRS[name]))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in GENERATED_DIRS)
         for name in sorted(filenames):
             if name.startswith("."):
                 continue

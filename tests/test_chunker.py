@@ -59,3 +59,12 @@ def test_a_new_heading_starts_a_new_chunk_without_overlap() -> None:
 def test_unpaged_text_has_no_pages() -> None:
     pieces = Chunker(approx_tokens).chunk([Block("Some text without pages.")])
     assert pieces[0].page is None and pieces[0].page_end is None
+
+
+def test_a_short_lead_in_line_moves_to_the_text_it_introduces() -> None:
+    body = " ".join(sentence(i) for i in range(12))
+    blocks = [Block(body, page=1), Block("Examples:", page=1), Block(body, page=1)]
+    pieces = Chunker(approx_tokens, max_tokens=200, overlap_tokens=0).chunk(blocks)
+    assert len(pieces) == 2
+    assert not pieces[0].text.rstrip().endswith("Examples:")
+    assert pieces[1].text.startswith("Examples:")
