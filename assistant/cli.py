@@ -11,6 +11,8 @@ from typing import Any
 
 from assistant.settings import Settings
 
+DEFAULT_MAX_FILE_CHUNKS = 10_000  # indexing.ingest.DEFAULT_MAX_FILE_CHUNKS (not imported: --help stays fast)
+
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
@@ -52,6 +54,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from assistant.demo import ensure_demo_library
     from indexing.index import Index
     from indexing.ingest import IngestBusy, Ingester
+    from indexing.store import StoreUnavailable
 
     settings = _settings(args)
     if settings.library == Settings.model_fields["library"].default:
@@ -59,20 +62,27 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     update, stop = _progress()
     index = Index(settings.data, settings.chroma_url, settings.collection)
     try:
-        report = Ingester(index, progress=update).run(settings.library, force=args.force)
+        ingester = Ingester(index, progress=update, max_file_chunks=args.max_file_chunks)
+        report = ingester.run(settings.library, force=args.force)
     except IngestBusy as exc:
         stop()
         print(f"mcdewey ingest: {exc}", file=sys.stderr)
         return 3
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         stop()
         print(f"mcdewey ingest: {exc}", file=sys.stderr)
+        return 2
+    except StoreUnavailable as exc:
+        stop()
+        print(f"mcdewey ingest: {exc}\nNothing is lost: run `mcdewey ingest` again when Chroma is back.",
+              file=sys.stderr)
         return 2
     finally:
         stop()
     summary = {
         "added": len(report.added), "updated": len(report.updated), "removed": len(report.removed),
         "unchanged": report.unchanged, "skipped": len(report.skipped), "failed": len(report.failed),
+        "warned": len(report.warnings), "partial": sum(p.partial for p in report.warnings),
         "repaired": report.repaired, "chunks_added": report.chunks_added, "chunks_total": report.chunks_total,
         "seconds": round(report.seconds, 2),
     }
@@ -86,7 +96,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         for p in report.failed:
             print(f"  FAILED  {p.source}: {p.reason}")
         for p in report.warnings:
-            print(f"  partial {p.source}: {p.reason}")
+            print(f"  {'partial' if p.partial else 'warning'} {p.source}: {p.reason}")
         if args.verbose:
             for p in report.skipped:
                 print(f"  skipped {p.source}: {p.reason}")
@@ -196,7 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="index the library (incremental: only changed files are re-embedded)")
     common(p)
     p.add_argument("--force", action="store_true", help="re-embed every file")
-    p.add_argument("--strict", action="store_true", help="exit 1 when any file failed or was partly indexed")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 when any file failed or has a warning (without it, bad files are only reported)")
+    p.add_argument("--max-file-chunks", type=int, default=DEFAULT_MAX_FILE_CHUNKS, metavar="N",
+                   help=f"keep at most N chunks of one file (default {DEFAULT_MAX_FILE_CHUNKS:,}; the largest "
+                   "manual of the shared corpus has 7,712); the rest is reported as partially indexed")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="also list skipped files")
     p.set_defaults(func=cmd_ingest)

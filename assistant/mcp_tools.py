@@ -3,21 +3,28 @@
 The tools return the same records as REST (`assistant.links.chunk_record`), as structured content.
 A service error (empty query, unknown filter, unknown chunk) becomes a tool error — a result with
 isError and the reason — so an agent can correct its call; nothing is silently widened.
+
+Each tool builds its CallToolResult itself (`Annotated[CallToolResult, <type>]`): the advertised output
+schema and the result are the same as FastMCP would make, but the result is checked with the pydantic
+model instead of the SDK's per-call jsonschema validation, which cost more than the search itself
+(~25 ms a call; a third of the server's CPU under 50 concurrent clients).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, TypeVar
 from urllib.parse import urlparse
 
 import anyio
+import pydantic_core
 from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
-from pydantic import Field
+from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel, Field
 
 from assistant.errors import McDeweyError
 from assistant.links import ChunkRecord, chunk_record, chunk_records
@@ -95,6 +102,17 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
     )
 
 
+def _result(value: BaseModel | Sequence[BaseModel]) -> CallToolResult:
+    """What FastMCP returns for a model (or a list of them, wrapped as {"result": [...]}): the
+    structured content, and each model as JSON text for clients that read only text."""
+    items = [value] if isinstance(value, BaseModel) else list(value)
+    content = [TextContent(type="text", text=pydantic_core.to_json(m, fallback=str, indent=2).decode()) for m in items]
+    if isinstance(value, BaseModel):
+        return CallToolResult(content=content, structuredContent=value.model_dump(mode="json", by_alias=True))
+    return CallToolResult(content=content, structuredContent={
+        "result": [m.model_dump(mode="json", by_alias=True) for m in items]})
+
+
 async def _call(fn: Callable[[], T]) -> T:
     """Run a blocking service call off the event loop; its errors become tool errors with the reason."""
     try:
@@ -124,26 +142,26 @@ def build_mcp(settings: Settings, service: LibraryService) -> FastMCP:
         product: Annotated[str | None, Field(description="Exact product name from list_library")] = None,
         version: Annotated[str | None, Field(description="Exact version name from list_library")] = None,
         doc: Annotated[str | None, Field(description="Exact document slug from list_library")] = None,
-    ) -> list[ChunkRecord]:
+    ) -> Annotated[CallToolResult, list[ChunkRecord]]:
         chunks = await _call(lambda: service.search(query, top_k, product, version, doc))
-        return chunk_records(chunks, base)
+        return _result(chunk_records(chunks, base))
 
     @mcp.tool(description=GET_CHUNK_DOC)
     async def get_chunk(
         chunk_id: Annotated[str, Field(description="product::version::doc::file::N, from search_docs")],
-    ) -> ChunkRecord:
-        return chunk_record(await _call(lambda: service.get_chunk(chunk_id)), base)
+    ) -> Annotated[CallToolResult, ChunkRecord]:
+        return _result(chunk_record(await _call(lambda: service.get_chunk(chunk_id)), base))
 
     @mcp.tool(description=GET_CONTEXT_DOC)
     async def get_context(
         chunk_id: Annotated[str, Field(description="product::version::doc::file::N, from search_docs")],
         before: Annotated[int, Field(description=f"Chunks before it, 0–{MAX_CONTEXT}")] = 1,
         after: Annotated[int, Field(description=f"Chunks after it, 0–{MAX_CONTEXT}")] = 1,
-    ) -> list[ChunkRecord]:
-        return chunk_records(await _call(lambda: service.get_context(chunk_id, before, after)), base)
+    ) -> Annotated[CallToolResult, list[ChunkRecord]]:
+        return _result(chunk_records(await _call(lambda: service.get_context(chunk_id, before, after)), base))
 
     @mcp.tool(description=LIST_DOC)
-    async def list_library() -> LibraryListing:
-        return await _call(service.list_library)
+    async def list_library() -> Annotated[CallToolResult, LibraryListing]:
+        return _result(await _call(service.list_library))
 
     return mcp

@@ -23,7 +23,13 @@ from indexing.store import StoreUnavailable
 
 MAX_QUERY_CHARS = 2000
 MAX_CONTEXT = 20
+MAX_ID_CHARS = 1000  # chunk ids and library paths; longer is no name the library can hold
 FILTER_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
+
+
+def shown(value: str, limit: int = 80) -> str:
+    """A caller's value quoted for an error message, cut short: errors never echo a huge input."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
 class DocumentInfo(BaseModel):
@@ -112,8 +118,8 @@ class LibraryService:
         """Unknown filter values are an error, never a silently wider search."""
         filters = {k: v for k, v in (("product", product), ("version", version), ("doc", doc)) if v}
         for key, value in filters.items():
-            if not FILTER_VALUE.match(value):
-                raise BadRequest(f"{key} {value!r} is not a valid {key} name")
+            if not isinstance(value, str) or not FILTER_VALUE.match(value):
+                raise BadRequest(f"{key} {shown(str(value))} is not a valid {key} name")
         if not filters:
             return filters
         scope = list(self.index.catalog.files().values())
@@ -151,13 +157,15 @@ class LibraryService:
 
     # --- records -----------------------------------------------------------------------------
     def get_chunk(self, chunk_id: str) -> Chunk:
+        if len(chunk_id) > MAX_ID_CHARS:
+            raise BadRequest(f"chunk id is longer than {MAX_ID_CHARS} characters")
         try:
             split_chunk_id(chunk_id)
         except ValueError as exc:
-            raise BadRequest(str(exc)) from exc
+            raise BadRequest(f"not a chunk id: {shown(chunk_id)} (expected product::version::doc::file::N)") from exc
         chunk = self.index.catalog.get([chunk_id]).get(chunk_id)
         if chunk is None:
-            raise NotFound(f"no chunk {chunk_id!r} in the library")
+            raise NotFound(f"no chunk {shown(chunk_id)} in the library")
         return chunk
 
     def get_context(self, chunk_id: str, before: int = 1, after: int = 1) -> list[Chunk]:
@@ -170,9 +178,9 @@ class LibraryService:
         return _listing(list(self.index.catalog.files().values()))
 
     def file_record(self, source: str) -> FileRecord:
-        record = self.index.catalog.file(source)
+        record = self.index.catalog.file(source) if len(source) <= MAX_ID_CHARS else None
         if record is None:
-            raise NotFound(f"no document {source!r} in the library")
+            raise NotFound(f"no document {shown(source)} in the library")
         return record
 
     def page_view(self, source: str, page: int | None, around: int = 1) -> PageView:

@@ -22,7 +22,7 @@ from markupsafe import Markup, escape
 
 from assistant.errors import BadRequest, McDeweyError, NotFound
 from assistant.links import chunk_anchor, chunk_href, doc_href, file_href, is_pdf
-from assistant.service import LibraryListing, LibraryService, PageView
+from assistant.service import LibraryListing, LibraryService, PageView, shown
 from assistant.settings import Settings
 from indexing.chunk import Chunk
 
@@ -169,7 +169,7 @@ def library_file(root: Path, source: str) -> Path:
     Rejects NUL bytes, backslashes, absolute paths, empty, '.', '..' and hidden segments before
     touching the disk, then resolves symlinks and insists the real path is still under the root.
     """
-    missing = NotFound(f"no file {source!r} in the library")
+    missing = NotFound(f"no file {shown(source)} in the library")
     if not source or "\x00" in source or "\\" in source or source.startswith("/"):
         raise missing
     parts = source.split("/")

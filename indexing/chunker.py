@@ -10,7 +10,7 @@ by a chunk or page boundary can still be found whole. A chunk never spans more t
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from indexing.document import Block
@@ -18,6 +18,7 @@ from indexing.document import Block
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
 LEAD_IN_TOKENS = 8
+UNIT_BATCH = 256  # blocks measured per tokenizer call; units are made lazily, so a capped file stops early
 
 SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+(?=[A-Z0-9\"'(\[])|\n+")
 
@@ -79,27 +80,32 @@ class Chunker:
         self.min_tokens = min_tokens
         self.overlap_tokens = overlap_tokens
 
-    def _units(self, blocks: Sequence[Block]) -> list[tuple[Block, str, int]]:
+    def _units(self, blocks: Sequence[Block]) -> Iterator[tuple[Block, str, int]]:
         """Blocks cut into units that each fit a chunk, with their token counts."""
-        units: list[tuple[Block, str, int]] = []
-        texts = [b.text.strip() for b in blocks]
-        for block, text, n in zip(blocks, texts, self.count(texts), strict=True):
-            if not text:
-                continue
-            if n <= self.max_tokens:
-                units.append((block, text, n))
-                continue
-            parts = _split_long(text, self.max_tokens - self.overlap_tokens, self.count)
-            units.extend((block, p, c) for p, c in zip(parts, self.count(parts), strict=True))
-        return units
+        for start in range(0, len(blocks), UNIT_BATCH):
+            batch = blocks[start : start + UNIT_BATCH]
+            texts = [b.text.strip() for b in batch]
+            for block, text, n in zip(batch, texts, self.count(texts), strict=True):
+                if not text:
+                    continue
+                if n <= self.max_tokens:
+                    yield block, text, n
+                    continue
+                parts = _split_long(text, self.max_tokens - self.overlap_tokens, self.count)
+                yield from ((block, p, c) for p, c in zip(parts, self.count(parts), strict=True))
 
-    def chunk(self, blocks: Sequence[Block]) -> list[Piece]:
+    def chunk(self, blocks: Sequence[Block], limit: int | None = None) -> list[Piece]:
+        """The blocks packed into pieces; with `limit`, stop once that many pieces are made (the
+        first pieces are the same as without it)."""
         pieces: list[Piece] = []
         current: Piece | None = None
         for block, text, n in self._units(blocks):
             if current is not None and self._must_close(current, block, n):
                 lead = self._pop_lead_in(current, block)
                 pieces.append(current)
+                if limit is not None and len(pieces) >= limit:
+                    current = None
+                    break
                 current = self._start_after(current, block, n + sum(k for _, k in lead))
                 for lead_text, k in lead:
                     current.add(lead_text, k, block.page)
@@ -116,9 +122,10 @@ class Chunker:
         if current.tokens + n > self.max_tokens:
             return True
         # Run onto the next page only while the chunk is still too short to stand alone,
-        # and never further than one page past its start.
+        # and never further than one page past its start (nor across blank pages).
         if (block.page is not None and block.page != current.page_end
-                and (current.own_tokens >= self.min_tokens or current.page != current.page_end)):
+                and (current.own_tokens >= self.min_tokens or current.page != current.page_end
+                     or (current.page_end is not None and block.page > current.page_end + 1))):
             return True
         return block.heading != current.heading and current.own_tokens >= self.min_tokens
 
@@ -138,7 +145,8 @@ class Chunker:
 
     def _start_after(self, previous: Piece, block: Block, n_next: int) -> Piece:
         """A new piece that repeats the last sentences of `previous` when the text runs on."""
-        if block.heading != previous.heading:
+        gap = block.page is not None and previous.page_end is not None and block.page > previous.page_end + 1
+        if block.heading != previous.heading or gap:  # nothing runs on across a heading or blank pages
             return Piece("", block.page, block.page, list(block.heading))
         carried: list[str] = []
         used = 0

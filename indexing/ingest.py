@@ -3,6 +3,14 @@
 Incremental: a file is re-embedded only when its content changed; chunks of deleted files are
 removed. Each file is committed to the catalog only after its vectors are in Chroma, and every run
 ends by reconciling Chroma with the catalog, so a run killed at any point is repaired by the next.
+The keyword index is rebuilt from the catalog at the end of a run; a run that changed the catalog
+but died before publishing it leaves a mark (`keyword_stale`) that makes the next run rebuild it.
+
+Bad files never stop a run: each is reported with its path and a reason, as `failed` (nothing of it
+is in the index, or only its previously indexed version) or as a warning (it is in the index;
+`partial` says whether some of its text is missing). A file yielding more than `max_file_chunks`
+chunks keeps its first ones only, so one pathological file (a 10 MB single line) cannot hold an
+ingest for an hour.
 """
 
 from __future__ import annotations
@@ -29,6 +37,14 @@ from indexing.loaders import load_file
 # Bump when chunking or the embedded text changes: every file is then re-embedded once.
 PIPELINE_VERSION = "1"
 EMBED_BATCH_CHUNKS = 256
+DEFAULT_MAX_FILE_CHUNKS = 10_000
+"""Chunks kept per file (`mcdewey ingest --max-file-chunks`). The largest manual of the shared corpus
+(R's 2,415-page reference manual, 4.3 MB of text) makes 7,712 chunks; 10,000 leaves it whole while
+bounding a pathological file (a 10 MB single line would make ~25,000) to about the cost of that manual.
+Chunking stops at the cap, so the rest of such a file is not even tokenized."""
+KEYWORD_STALE_KEY = "keyword_stale"
+# Warnings saying that part of a file's text is not in the index (the others only qualify it).
+LOSSY_WARNINGS = ("partially indexed", "no text could be read from page")
 
 Progress = Callable[[str, int, int], None]
 
@@ -39,9 +55,21 @@ class IngestBusy(RuntimeError):
 
 @dataclass
 class Problem:
+    """A file that could not be indexed (failed) or was indexed with a caveat (warning).
+
+    `partial`: the file is in the index but some of its text is not (a page that could not be read,
+    chunks beyond the per-file cap)."""
+
     source: str
     reason: str
     partial: bool = False
+
+
+def file_problems(source: str, warnings: list[str], chunks: int) -> list[Problem]:
+    """The warnings of an indexed file as problems; a file that yielded no chunk says so."""
+    if not chunks:
+        return [Problem(source, f"{w}; nothing indexed") for w in warnings]
+    return [Problem(source, w, partial=w.startswith(LOSSY_WARNINGS)) for w in warnings]
 
 
 @dataclass
@@ -109,15 +137,26 @@ def ingest_lock(data_dir: Path) -> Iterator[None]:
 
 
 class Ingester:
-    def __init__(self, index: Index, chunker: Chunker | None = None, progress: Progress | None = None) -> None:
+    def __init__(self, index: Index, chunker: Chunker | None = None, progress: Progress | None = None,
+                 max_file_chunks: int = DEFAULT_MAX_FILE_CHUNKS) -> None:
+        if max_file_chunks < 1:
+            raise ValueError(f"max_file_chunks must be at least 1, not {max_file_chunks}")
         self.index = index
         self.chunker = chunker or Chunker(index.embedder.count_tokens)
         self.progress = progress or (lambda stage, done, total: None)
+        self.max_file_chunks = max_file_chunks
 
     def prepare(self, sf: SourceFile, digest: str, size: int, mtime_ns: int) -> Prepared:
         """Parse and chunk one file (runs in a worker thread while the main thread embeds)."""
         loaded = load_file(sf.path)
-        pieces = self.chunker.chunk(loaded.blocks)
+        pieces = self.chunker.chunk(loaded.blocks, limit=self.max_file_chunks + 1)  # one more: was it cut?
+        warnings = list(loaded.warnings)
+        if len(pieces) > self.max_file_chunks:
+            pieces = pieces[: self.max_file_chunks]
+            kept = sum(len(p.text) - p.overlap_chars for p in pieces)
+            share = kept / max(1, sum(len(b.text) for b in loaded.blocks))
+            warnings.append(f"partially indexed: first {self.max_file_chunks} chunks, about {share:.1%} of its "
+                            "text (the per-file cap, --max-file-chunks)")
         labels = {b.page: b.page_label for b in loaded.blocks if b.page is not None}
         doc_title = sf.doc_title or loaded.title or sf.doc.replace("-", " ").title()
         chunks = [
@@ -132,7 +171,7 @@ class Ingester:
         ]
         return Prepared(
             sf, digest, size, mtime_ns, chunks, [p.overlap_chars for p in pieces],
-            [embed_text(c) for c in chunks], loaded.pages, loaded.title, list(loaded.warnings),
+            [embed_text(c) for c in chunks], loaded.pages, loaded.title, warnings,
         )
 
     def run(self, library: Path, force: bool = False) -> IngestReport:
@@ -140,24 +179,33 @@ class Ingester:
         report = IngestReport()
         with ingest_lock(self.index.data_dir):
             catalog = self.index.catalog
-            if catalog.get_meta("pipeline") != f"{PIPELINE_VERSION}/{self.index.embedder.name}":
+            self.index.store.heartbeat()  # an unreachable Chroma fails the run now, not after parsing
+            pipeline = f"{PIPELINE_VERSION}/{self.index.embedder.name}"
+            known = catalog.files()
+            if not known:  # nothing to re-embed: a run killed now resumes instead of starting over
+                catalog.set_meta("pipeline", pipeline)
+            elif catalog.get_meta("pipeline") != pipeline:
                 force = True
             scan = scan_library(library)
             report.skipped = [Problem(s.source, s.reason) for s in scan.skipped]
             report.failed = [Problem(s.source, s.reason) for s in scan.failed]
-            known = catalog.files()
             todo = self._changed(scan.files, known, force, report)
             gone = sorted(set(known) - {f.source for f in scan.files})
+            if todo or gone:
+                catalog.set_meta(KEYWORD_STALE_KEY, "1")
             self._remove(gone, report)
             self._process(todo, known, report)
             report.repaired = self._reconcile(scan.files, report)
-            if report.changed or not self.index.keyword_dir.exists() or force:
+            stale = catalog.get_meta(KEYWORD_STALE_KEY) == "1"
+            if report.changed or stale or not self.index.keyword_dir.exists() or force:
                 self.progress("keyword index", 0, 1)
                 KeywordIndex.build(catalog.iter_chunks()).save(self.index.keyword_dir)
                 catalog.set_meta(GENERATION_KEY, uuid.uuid4().hex)
+                catalog.set_meta(KEYWORD_STALE_KEY, "0")
                 self.progress("keyword index", 1, 1)
-            catalog.set_meta("pipeline", f"{PIPELINE_VERSION}/{self.index.embedder.name}")
+            catalog.set_meta("pipeline", pipeline)
             report.chunks_total = catalog.count()
+        report.warnings = list({(w.source, w.reason): w for w in report.warnings}.values())
         report.seconds = time.perf_counter() - started
         return report
 
@@ -171,6 +219,7 @@ class Ingester:
                 old = known.get(sf.source)
                 if not force and old and old.size == stat.st_size and old.mtime_ns == stat.st_mtime_ns:
                     report.unchanged += 1
+                    report.warnings.extend(file_problems(sf.source, old.warnings, old.chunks))
                     continue
                 digest = file_digest(sf.path)
             except OSError as exc:
@@ -179,6 +228,7 @@ class Ingester:
             if not force and old and old.digest == digest and self._same_identity(old, sf):
                 self.index.catalog.touch_file(sf.source, stat.st_mtime_ns)
                 report.unchanged += 1
+                report.warnings.extend(file_problems(sf.source, old.warnings, old.chunks))
                 continue
             todo.append((sf, digest, stat.st_size, stat.st_mtime_ns))
         return todo
@@ -194,9 +244,14 @@ class Ingester:
             self.index.catalog.remove_files([source])
             report.removed.append(source)
 
-    def _prepared(self, todo: list[tuple[SourceFile, str, int, int]],
+    def _prepared(self, todo: list[tuple[SourceFile, str, int, int]], known: dict[str, FileRecord],
                   report: IngestReport) -> Iterator[Prepared]:
         """Parse files one ahead in a worker thread, in order, reporting failures."""
+
+        def failed(source: str, reason: str) -> None:
+            kept = " (its previously indexed version stays in the index)" if source in known else ""
+            report.failed.append(Problem(source, reason + kept))
+
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mcdewey-parse") as pool:
             pending: list[tuple[SourceFile, Future[Prepared]]] = []
             items = iter(todo)
@@ -210,11 +265,13 @@ class Ingester:
                 if nxt is not None:
                     pending.append((nxt[0], pool.submit(self.prepare, *nxt)))
                 try:
-                    yield fut.result()
+                    prepared = fut.result()
                 except LoaderError as exc:
-                    report.failed.append(Problem(sf.source, str(exc)))
-                except (OSError, ValueError, RuntimeError, MemoryError) as exc:
-                    report.failed.append(Problem(sf.source, f"{type(exc).__name__}: {exc}"))
+                    failed(sf.source, str(exc))
+                except Exception as exc:  # a chunker bug on one odd file must not stop the run
+                    failed(sf.source, f"{type(exc).__name__}: {str(exc)[:200]}")
+                else:
+                    yield prepared
 
     def _process(self, todo: list[tuple[SourceFile, str, int, int]], known: dict[str, FileRecord],
                  report: IngestReport) -> None:
@@ -222,7 +279,7 @@ class Ingester:
         size = 0
         total = sum(1 for _ in todo)
         done = 0
-        for prepared in self._prepared(todo, report):
+        for prepared in self._prepared(todo, known, report):
             batch.append(prepared)
             size += len(prepared.chunks)
             if size >= EMBED_BATCH_CHUNKS:
@@ -254,7 +311,7 @@ class Ingester:
             self.index.catalog.replace_file(record, p.chunks, p.overlaps)
             (report.updated if sf.source in known else report.added).append(sf.source)
             report.chunks_added += n
-            report.warnings.extend(Problem(sf.source, w, partial=True) for w in p.warnings)
+            report.warnings.extend(file_problems(sf.source, p.warnings, n))
 
     def _reconcile(self, files: list[SourceFile], report: IngestReport) -> int:
         """Make Chroma hold exactly the catalog's chunks; re-embed files whose vectors went missing."""

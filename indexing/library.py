@@ -14,6 +14,7 @@ import csv
 import hashlib
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from indexing.loaders import is_supported
 
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 METADATA_FILE = "mcdewey.toml"
 # Build folders whose text duplicates the manual itself.
 GENERATED_DIRS = {"_sources": "Sphinx copy of the sources of the HTML pages beside it"}
@@ -115,25 +117,53 @@ class _Metadata:
             folder = folder.parent
 
 
+def _bad_name(rel: str) -> str | None:
+    """Why a path cannot name a document (it must be UTF-8, printable, and fit in a chunk id)."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return "file name is not valid UTF-8"
+    if _CONTROL.search(rel):
+        return "file name contains control characters"
+    if "::" in rel:
+        return "file name contains '::' (the separator of chunk ids)"
+    return None
+
+
+def _not_a_file(path: Path, resolved_root: Path) -> str | None:
+    """Why `path` cannot be read as a document: a link out of the library, a FIFO, a broken link."""
+    if path.is_symlink():
+        try:
+            target = path.resolve()
+        except (OSError, RuntimeError):  # a symlink loop
+            return "cannot read: symlink loop"
+        if not target.is_relative_to(resolved_root):
+            return "symlink pointing outside the library"
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}" + (" (broken symlink)" if path.is_symlink() else "")
+    if not stat.S_ISREG(mode):  # reading a FIFO would block the whole run
+        return "not a regular file (FIFO, socket or device)"
+    return None
+
+
+def printable(rel: str) -> str:
+    """A path fit for a report line: bytes that are not UTF-8 and control characters shown as \\xNN."""
+    text = os.fsencode(rel).decode("utf-8", "backslashreplace")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def _walk(root: Path, scan: LibraryScan) -> Iterator[Path]:
-    """Files under root, sorted, never following a symlink out of the library."""
-    resolved_root = root.resolve()
+    """Files under root, sorted (nothing is read here)."""
     for dirpath, dirnames, filenames in os.walk(root, onerror=None):
         here = Path(dirpath)
         for name in [d for d in dirnames if d in GENERATED_DIRS]:
             scan.skipped.append(Skipped((here / name).relative_to(root).as_posix() + "/", GENERATED_DIRS[name]))
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in GENERATED_DIRS)
         for name in sorted(filenames):
-            if name.startswith("."):
-                continue
-            path = here / name
-            rel = path.relative_to(root).as_posix()
-            if path.is_symlink():
-                target = path.resolve()
-                if not target.is_relative_to(resolved_root):
-                    scan.skipped.append(Skipped(rel, "symlink pointing outside the library"))
-                    continue
-            yield path
+            if not name.startswith("."):
+                yield here / name
 
 
 def scan_library(root: Path) -> LibraryScan:
@@ -144,23 +174,29 @@ def scan_library(root: Path) -> LibraryScan:
     manifest = _read_manifest(root)
     meta = _Metadata(root)
     taken: dict[str, SourceFile] = {}
+    resolved_root = root.resolve()
     for path in _walk(root, scan):
         rel = PurePosixPath(path.relative_to(root).as_posix())
         parts = rel.parts
         if path.name in (METADATA_FILE, MANIFEST_FILE):
             continue
         if len(parts) < 4:
-            scan.skipped.append(Skipped(str(rel), "not under <product>/<version>/<doc>/"))
+            scan.skipped.append(Skipped(printable(str(rel)), "not under <product>/<version>/<doc>/"))
             continue
         if not is_supported(path):
-            scan.skipped.append(Skipped(str(rel), f"unsupported file type '{path.suffix or path.name}'"))
+            scan.skipped.append(Skipped(printable(str(rel)), f"unsupported file type '{path.suffix or path.name}'"))
+            continue
+        reason = _bad_name(str(rel)) or _not_a_file(path, resolved_root)
+        if reason:
+            scan.failed.append(Skipped(printable(str(rel)), reason))
             continue
         product, version, doc = parts[0], parts[1], parts[2]
         bad = [p for p in (product, version, doc) if not SLUG.match(p)]
-        if bad:
-            scan.skipped.append(
-                Skipped(str(rel), f"folder name {bad[0]!r} is not a valid product/version/doc name")
-            )
+        if bad:  # a document the user meant to index: a failure to report, not a quiet skip
+            scan.failed.append(Skipped(
+                str(rel), f"folder name {bad[0]!r} is not a valid product/version/doc name "
+                "(letters, digits and . _ + - only, at most 64 characters)",
+            ))
             continue
         doc_dir = root / product / version / doc
         stem = ".".join([*parts[3:-1], PurePosixPath(parts[-1]).stem])

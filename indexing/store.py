@@ -7,10 +7,11 @@ source); the chunk records themselves are read from the catalog.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import ParseResult, urlparse
 
 import numpy as np
 
@@ -23,15 +24,20 @@ class StoreUnavailable(RuntimeError):
     """Chroma cannot be reached (a server that stopped, a URL that is wrong)."""
 
 
+def _check_url(chroma_url: str) -> ParseResult:
+    url = urlparse(chroma_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ValueError(f"MCDEWEY_CHROMA_URL must look like http://host:port, not {chroma_url!r}")
+    return url
+
+
 def _client(data_dir: Path, chroma_url: str | None) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
     # A fresh Settings object per client: HttpClient mutates the one it is given.
     if chroma_url:
-        url = urlparse(chroma_url)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise ValueError(f"MCDEWEY_CHROMA_URL must look like http://host:port, not {chroma_url!r}")
+        url = _check_url(chroma_url)
         return chromadb.HttpClient(
             host=url.hostname, port=url.port or (443 if url.scheme == "https" else 8000),
             ssl=url.scheme == "https", settings=ChromaSettings(anonymized_telemetry=False),
@@ -42,22 +48,36 @@ def _client(data_dir: Path, chroma_url: str | None) -> Any:
 
 
 class VectorStore:
-    """The Chroma collection of chunk vectors (cosine space)."""
+    """The Chroma collection of chunk vectors (cosine space).
+
+    Every call that reaches Chroma raises StoreUnavailable when it fails, so a server that stops is
+    a clear 503 / tool error / ingest message rather than a stack trace; the client keeps no broken
+    state, so service resumes by itself when the server is back.
+    """
 
     def __init__(self, data_dir: Path, chroma_url: str | None = None, collection: str = "mcdewey") -> None:
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         self.location = chroma_url or str(data_dir / "chroma")
+        if chroma_url:
+            _check_url(chroma_url)  # a malformed URL is the user's error (ValueError), not an outage
         try:
             self.client = _client(data_dir, chroma_url)
             self.collection = self.client.get_or_create_collection(
                 collection, metadata={"hnsw:space": "cosine"}
             )
-        except ValueError:
-            raise
         except Exception as exc:
             raise StoreUnavailable(f"Chroma at {self.location} is unreachable: {exc}") from exc
         self.store = ChromaVectorStore(chroma_collection=self.collection)
+
+    @contextmanager
+    def _reaching(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            raise StoreUnavailable(f"Chroma at {self.location} failed ({what}): {exc}") from exc
 
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         from llama_index.core.schema import TextNode
@@ -73,22 +93,26 @@ class VectorStore:
             for c, v in zip(chunks, vectors, strict=True)
         ]
         if nodes:
-            self.store.add(nodes)
+            with self._reaching("adding vectors"):
+                self.store.add(nodes)
 
     def delete(self, chunk_ids: Sequence[str]) -> None:
         ids = list(chunk_ids)
-        for i in range(0, len(ids), 5000):
-            self.collection.delete(ids=ids[i : i + 5000])
+        with self._reaching("deleting vectors"):
+            for i in range(0, len(ids), 5000):
+                self.collection.delete(ids=ids[i : i + 5000])
 
     def all_ids(self) -> set[str]:
         ids: set[str] = set()
-        total = self.collection.count()
-        for offset in range(0, total, 10000):
-            ids.update(self.collection.get(include=[], limit=10000, offset=offset)["ids"])
+        with self._reaching("listing ids"):
+            total = self.collection.count()
+            for offset in range(0, total, 10000):
+                ids.update(self.collection.get(include=[], limit=10000, offset=offset)["ids"])
         return ids
 
     def count(self) -> int:
-        return int(self.collection.count())
+        with self._reaching("counting"):
+            return int(self.collection.count())
 
     def query(
         self, vector: np.ndarray, top_k: int, filters: dict[str, str] | None = None
@@ -115,7 +139,8 @@ class VectorStore:
     def vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         if not chunk_ids:
             return {}
-        got = self.collection.get(ids=list(chunk_ids), include=["embeddings"])
+        with self._reaching("reading vectors"):
+            got = self.collection.get(ids=list(chunk_ids), include=["embeddings"])
         return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"], strict=True)}
 
     def heartbeat(self) -> None:

@@ -384,9 +384,30 @@ def decode_text(data: bytes, declared: str | None = None) -> tuple[str, str | No
         except UnicodeDecodeError:
             continue
         if encoding not in ("utf-8", candidates[0]):
-            return text, f"not valid UTF-8; decoded as {encoding}"
+            return _mixed_lines(data) or (text, f"not valid UTF-8; decoded as {encoding}")
         return text, None
-    return data.decode("latin-1"), "not valid UTF-8; decoded as latin-1"
+    return _mixed_lines(data) or (data.decode("latin-1"), "not valid UTF-8; decoded as latin-1")
+
+
+def _mixed_lines(data: bytes) -> tuple[str, str] | None:
+    """Text whose lines mix UTF-8 and a legacy encoding (files pasted together): each line decoded on
+    its own, UTF-8 first. None when no line holds non-ASCII UTF-8 (then it is all one legacy text)."""
+    lines: list[str] = []
+    utf8 = legacy = 0
+    for raw in data.splitlines(keepends=True):
+        try:
+            line = raw.decode("utf-8")
+            utf8 += not raw.isascii()
+        except UnicodeDecodeError:
+            try:
+                line = raw.decode("cp1252")
+            except UnicodeDecodeError:
+                line = raw.decode("latin-1")
+            legacy += 1
+        lines.append(line)
+    if not utf8:
+        return None
+    return "".join(lines), f"mixed encodings: {legacy} line(s) not valid UTF-8 decoded as cp1252"
 
 
 def is_heading_like(text: str, limit: int = 120) -> bool:

@@ -1,0 +1,303 @@
+"""Crashes and faults with real processes: `kill -9` in the middle of `mcdewey ingest`, a second
+ingest on the same data directory, an ingest interrupted before it publishes the keyword index, and
+a Chroma server (`chroma run`) that stops and comes back while McDewey serves REST, MCP and /healthz.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from fixtures_server import _Server
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.types import TextContent
+
+from indexing.embedder import Embedder
+from indexing.index import Index
+from indexing.ingest import Ingester
+from indexing.keyword import KeywordIndex
+
+MCDEWEY = str(Path(sys.executable).with_name("mcdewey"))
+CHROMA = str(Path(sys.executable).with_name("chroma"))
+
+
+def clean_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCDEWEY_")}
+    env["HOME"] = str(home)
+    return env
+
+
+def ingest_command(library: Path, data: Path, *extra: str) -> list[str]:
+    return [MCDEWEY, "ingest", "--library", str(library), "--data", str(data), *extra]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(check: Any, seconds: float, what: str, every: float = 0.05) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    pytest.fail(f"timed out after {seconds:.0f} s waiting for {what}")
+
+
+def committed_files(data: Path) -> int:
+    """Files the catalog holds, read the way a second process would (read-only)."""
+    try:
+        with sqlite3.connect(f"file:{data / 'catalog.sqlite3'}?mode=ro", uri=True, timeout=1) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM files").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+@dataclass
+class Snapshot:
+    files: dict[str, int]
+    chunks: dict[str, tuple[str, int | None, int | None]]  # id -> (text, page, page_end)
+    store: list[str]
+    keyword: list[str]
+    vectors: dict[str, np.ndarray]
+
+
+def snapshot(data: Path) -> Snapshot:
+    index = Index(data)
+    try:
+        chunks = {c.chunk_id: (c.text, c.page, c.page_end) for c in index.catalog.iter_chunks()}
+        return Snapshot(
+            {s: r.chunks for s, r in index.catalog.files().items()}, chunks, sorted(index.store.all_ids()),
+            sorted(index.keyword.ids), index.store.vectors(sorted(chunks)),
+        )
+    finally:
+        index.store.client.close()
+
+
+# --- kill -9 and a second ingest -----------------------------------------------------------------
+FILES = 3
+PAGES = 280  # short pages: ~280 chunks a file (each repeats the page before), so each file is its own commit (256)
+
+
+def paged_library(root: Path) -> Path:
+    """FILES text manuals of PAGES short pages each (form feeds): quick to embed, many commits."""
+    for f in range(FILES):
+        doc = root / "kiwi" / "1.0" / f"manual-{f}"
+        doc.mkdir(parents=True)
+        pages = [f"The kiwi{f}x{p} switch is set here." for p in range(1, PAGES + 1)]
+        (doc / "manual.txt").write_text("\f".join(pages) + "\f", encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def paged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return paged_library(tmp_path_factory.mktemp("paged") / "library")
+
+
+def test_a_second_ingest_on_the_same_data_is_refused(paged: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = subprocess.Popen(ingest_command(paged, data), env=clean_env(tmp_path), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        lock = data / "ingest.lock"
+        wait_for(lambda: lock.is_file() and lock.read_text().startswith("pid "), 120, "the first ingest's lock")
+        second = subprocess.run(ingest_command(paged, data), env=clean_env(tmp_path), capture_output=True,
+                                text=True, timeout=120)
+        assert first.poll() is None, "the first ingest ended before the second started"
+    finally:
+        first.kill()
+        first.wait(timeout=30)
+    assert second.returncode == 3
+    assert f"another ingest (pid {first.pid}) is running on {data}" in second.stderr
+    assert "Traceback" not in second.stderr
+
+
+def test_kill_9_mid_ingest_then_ingest_again_equals_a_clean_run(
+    paged: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    data = tmp_path / "killed"
+    proc = subprocess.Popen(ingest_command(paged, data), env=clean_env(tmp_path), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        done = wait_for(lambda: committed_files(data) or proc.poll() is not None, 240, "a first committed file",
+                        every=0.02)
+        assert proc.poll() is None, f"the ingest ended before it could be killed: {proc.stderr.read()!r}"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        proc.stderr.close()  # type: ignore[union-attr]
+    killed_at = committed_files(data)
+    assert done and 1 <= killed_at < FILES, f"killed after {killed_at} of {FILES} files"
+
+    resumed = subprocess.run(ingest_command(paged, data, "--json"), env=clean_env(tmp_path), capture_output=True,
+                             text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert '"added": ' + str(FILES - killed_at) in resumed.stdout  # committed files are not redone
+
+    clean = tmp_path / "clean"
+    Ingester(Index(clean, embedder=embedder)).run(paged)
+    got, want = snapshot(data), snapshot(clean)
+    print(f"\nkilled after {killed_at}/{FILES} files; {len(want.chunks)} chunks")
+    assert got.files == want.files
+    assert got.chunks == want.chunks  # same ids, texts and pages
+    assert got.store == want.store == sorted(want.chunks)  # no orphan vectors, none missing
+    assert got.keyword == want.keyword == sorted(want.chunks)  # the keyword index too
+    cosines = [float(np.dot(got.vectors[c], want.vectors[c])) for c in want.chunks]
+    assert min(cosines) > 0.999
+
+
+def test_an_ingest_cut_before_the_keyword_index_is_repaired(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after its files are committed but before the keyword index is published: the next
+    run has nothing to embed, and must still rebuild the keyword index."""
+    library = tmp_path / "library"
+    doc = library / "kiwi" / "1.0" / "guide"
+    doc.mkdir(parents=True)
+    (doc / "a.md").write_text("# A\n\nThe first kiwi file.\n", encoding="utf-8")
+    index = Index(tmp_path / "data", embedder=embedder)
+    Ingester(index).run(library)
+    (doc / "b.md").write_text("# B\n\nThe takahe-setting lives here.\n", encoding="utf-8")
+
+    def crash(cls: type, chunks: Any) -> KeywordIndex:
+        raise KeyboardInterrupt("killed while building the keyword index")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(KeywordIndex, "build", classmethod(crash))
+        with pytest.raises(KeyboardInterrupt):
+            Ingester(index).run(library)
+    assert "kiwi::1.0::guide::b::0" in index.catalog.chunk_ids()  # committed, not yet searchable by keyword
+    report = Ingester(index).run(library)
+    assert not report.added and not report.updated
+    assert sorted(index.keyword.ids) == sorted(index.catalog.chunk_ids()) == sorted(index.store.all_ids())
+    assert index.keyword.search("takahe-setting", 1)[0][0] == "kiwi::1.0::guide::b::0"
+
+
+def test_ingest_with_chroma_unreachable_fails_clearly(tmp_path: Path) -> None:
+    library = paged_library(tmp_path / "library")
+    url = f"http://127.0.0.1:{free_port()}"
+    run = subprocess.run(ingest_command(library, tmp_path / "data", "--chroma-url", url), env=clean_env(tmp_path),
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert f"Chroma at {url}" in run.stderr and "unreachable" in run.stderr
+    assert "run `mcdewey ingest` again" in run.stderr and "Traceback" not in run.stderr
+
+
+# --- Chroma stops while McDewey serves -----------------------------------------------------------
+class ChromaServer:
+    """`chroma run` on a fixed port and path, stoppable and restartable."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [CHROMA, "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+        def up() -> bool:
+            try:
+                return httpx.get(f"{self.url}/api/v2/heartbeat", timeout=2).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(up, 90, "chroma run", every=0.3)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+            self.proc = None
+
+
+@pytest.fixture
+def chroma(tmp_path: Path) -> Iterator[ChromaServer]:
+    server = ChromaServer(tmp_path / "chroma-server")
+    server.start()
+    yield server
+    server.stop()
+
+
+@asynccontextmanager
+async def mcp_session(base_url: str) -> Any:
+    async with (
+        httpx.AsyncClient(timeout=httpx.Timeout(30, read=120)) as http,
+        streamable_http_client(f"{base_url}/mcp", http_client=http) as (read, write, _),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        yield session
+
+
+def tool_text(result: Any) -> str:
+    return " ".join(c.text for c in result.content if isinstance(c, TextContent))
+
+
+async def test_chroma_down_is_503_and_service_resumes_when_it_is_back(
+    tmp_path: Path, embedder: Embedder, chroma: ChromaServer
+) -> None:
+    from assistant.server import create_app
+    from assistant.service import LibraryService
+    from assistant.settings import Settings
+
+    library = tmp_path / "library"
+    doc = library / "kiwi" / "1.0" / "guide"
+    doc.mkdir(parents=True)
+    (doc / "guide.md").write_text("# Guide\n\nThe pukeko-timeout is 30 seconds.\n", encoding="utf-8")
+    data = tmp_path / "data"
+    Ingester(Index(data, chroma.url, embedder=embedder)).run(library)
+    settings = Settings(library=library, data=data, chroma_url=chroma.url, llm="none", chat=False)
+    service = LibraryService(settings, Index(data, chroma.url, embedder=embedder))
+    server = _Server(lambda port: create_app(settings.model_copy(update={"port": port}), service))
+    url = server.start()
+    try:
+        def search() -> httpx.Response:
+            return httpx.get(f"{url}/api/search", params={"q": "pukeko-timeout"}, timeout=60)
+
+        assert search().status_code == 200 and search().json()[0]["source"] == "kiwi/1.0/guide/guide.md"
+        chroma.stop()
+
+        down = search()
+        assert down.status_code == 503, down.text
+        assert f"Chroma at {chroma.url}" in down.json()["detail"]
+        health = httpx.get(f"{url}/healthz", timeout=30)
+        assert health.status_code == 503
+        assert health.json()["status"] == "unavailable" and "unreachable" in health.json()["chroma"]
+        page = httpx.get(f"{url}/search", params={"q": "pukeko-timeout"}, headers={"accept": "text/html"},
+                         timeout=60)
+        assert page.status_code == 503 and "Chroma" in page.text and "Traceback" not in page.text
+        async with mcp_session(url) as session:
+            result = await session.call_tool("search_docs", {"query": "pukeko-timeout"})
+            assert result.isError and f"Chroma at {chroma.url}" in tool_text(result)
+
+            chroma.start()  # same port, same path; McDewey is not restarted
+            back = wait_for(lambda: search().status_code == 200, 60, "search to work again", every=0.5)
+            assert back
+            assert search().json()[0]["source"] == "kiwi/1.0/guide/guide.md"
+            assert httpx.get(f"{url}/healthz", timeout=30).json()["status"] == "ok"
+            result = await session.call_tool("search_docs", {"query": "pukeko-timeout"})  # the same MCP session
+            assert not result.isError, tool_text(result)
+    finally:
+        server.stop()
