@@ -30,21 +30,30 @@ def _word(word: str) -> str:
     return str(_stemmer.stemWord(word))
 
 
+@lru_cache(maxsize=500_000)
+def _term(raw: str) -> tuple[str, ...]:
+    """Tokens of one raw term; cached because manuals repeat the same terms endlessly."""
+    out: list[str] = []
+    pieces = [p for p in PARTS.split(raw) if p]
+    subwords: list[str] = []
+    for piece in pieces:
+        camel = CAMEL.findall(piece)
+        if len(camel) > 1:
+            subwords.extend(c.lower() for c in camel)
+        else:
+            subwords.append(piece.lower())
+    compound = len(subwords) > 1 or "_" in raw
+    if compound:
+        out.append(raw.lower())
+    for word in subwords:
+        if word in STOPWORDS or (len(word) == 1 and not word.isdigit()) or (compound and word.isdigit()):
+            continue
+        out.append(_word(word) if word.isalpha() else word)
+    return tuple(out)
+
+
 def tokenize(text: str) -> list[str]:
     out: list[str] = []
-    for match in TERM.finditer(text):
-        raw = match.group()
-        whole = raw.lower()
-        pieces = [p for p in PARTS.split(raw) if p]
-        subwords: list[str] = []
-        for piece in pieces:
-            camel = CAMEL.findall(piece)
-            subwords.extend(c.lower() for c in camel) if len(camel) > 1 else subwords.append(piece.lower())
-        compound = len(subwords) > 1 or "_" in raw
-        if compound:
-            out.append(whole)
-        for word in subwords:
-            if word in STOPWORDS or (len(word) == 1 and not word.isdigit()) or (compound and word.isdigit()):
-                continue
-            out.append(_word(word) if word.isalpha() else word)
+    for raw in TERM.findall(text):
+        out.extend(_term(raw))
     return out
