@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.api import api_router
+from assistant.ask import ask_router, warm_llm
 from assistant.errors import McDeweyError
 from assistant.mcp_tools import build_mcp
 from assistant.service import LibraryService
@@ -180,13 +182,18 @@ def mount_chat(app: FastAPI, target: Path = CHAT_TARGET) -> bool:
     """
     if not target.is_file():
         return False
+    # Chainlit finds .chainlit/config.toml, chainlit.md and public/ in its app root (default: the cwd).
+    os.environ.setdefault("CHAINLIT_APP_ROOT", str(Path(__file__).resolve().parent.parent))
     try:
         from chainlit.server import app as chainlit_app
         from chainlit.utils import mount_chainlit
 
+        if getattr(chainlit_app.state, "mcdewey_mounted", False):  # keep the first app's service
+            raise RuntimeError("Chainlit is already mounted in this process")
         chainlit_app.state.mcdewey_service = getattr(app.state, "service", None)
         chainlit_app.state.mcdewey_settings = getattr(app.state, "settings", None)
         mount_chainlit(app=app, target=str(target), path=CHAT_PATH)
+        chainlit_app.state.mcdewey_mounted = True
     except Exception as exc:
         log.warning("chat not mounted at %s: %s", CHAT_PATH, exc)
         return False
@@ -202,6 +209,7 @@ def create_app(settings: Settings, service: LibraryService | None = None) -> Fas
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         warm_up(service)
+        warm_llm(settings)  # the embedded model loads in the background, not on the first question
         async with mcp.session_manager.run():
             yield
 
@@ -213,6 +221,7 @@ def create_app(settings: Settings, service: LibraryService | None = None) -> Fas
     app.state.service = service
     app.state.mcp = mcp
     app.include_router(api_router(service, settings.base_url()))
+    app.include_router(ask_router(service, settings))
     app.include_router(web_router(settings, service))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.router.routes.extend(mcp_app.routes)  # /mcp itself, not a mount that redirects to /mcp/

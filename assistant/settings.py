@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     )
     chat: bool = Field(default=True, description="Mount the Chainlit chat at /chat.")
     api_token: str | None = Field(
-        default=None, description="When set, /mcp and /api/* need 'Authorization: Bearer <token>'."
+        default=None, description="When set, /mcp and /api/* need 'Authorization: Bearer <token>', and the "
+        "chat (/chat) asks for a login with the token as password."
     )
 
     def base_url(self) -> str:

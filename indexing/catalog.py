@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     source TEXT NOT NULL REFERENCES files(source) ON DELETE CASCADE,
     ordinal INTEGER NOT NULL,
     page INTEGER, page_end INTEGER, page_label TEXT,
-    heading TEXT NOT NULL, text TEXT NOT NULL, overlap_chars INTEGER NOT NULL DEFAULT 0
+    heading TEXT NOT NULL, text TEXT NOT NULL, overlap_chars INTEGER NOT NULL DEFAULT 0,
+    terms TEXT
 );
 CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks(source, ordinal);
 CREATE INDEX IF NOT EXISTS chunks_by_page ON chunks(source, page);
@@ -91,6 +92,9 @@ class Catalog:
         self._local = threading.local()
         with self._conn() as conn:
             conn.executescript(SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(chunks)")}
+            if "terms" not in columns:  # catalogs written before keyword terms were kept
+                conn.execute("ALTER TABLE chunks ADD COLUMN terms TEXT")
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -111,7 +115,9 @@ class Catalog:
         r = self._conn().execute(f"SELECT {FILE_COLUMNS} FROM files WHERE source = ?", (source,)).fetchone()
         return None if r is None else FileRecord(*r[:13], warnings=json.loads(r[13]))
 
-    def replace_file(self, record: FileRecord, chunks: list[Chunk], overlaps: list[int]) -> None:
+    def replace_file(
+        self, record: FileRecord, chunks: list[Chunk], overlaps: list[int], terms: list[str] | None = None
+    ) -> None:
         """Swap a file's chunks in one transaction (the commit point of ingesting that file)."""
         conn = self._conn()
         with conn:
@@ -123,9 +129,9 @@ class Catalog:
                  record.pages, record.chunks, json.dumps(record.warnings), time.time()),
             )
             conn.executemany(
-                "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?)",
-                [(c.chunk_id, c.source, c.ordinal, c.page, c.page_end, c.page_label,
-                  json.dumps(c.heading), c.text, o) for c, o in zip(chunks, overlaps, strict=True)],
+                "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(c.chunk_id, c.source, c.ordinal, c.page, c.page_end, c.page_label, json.dumps(c.heading),
+                  c.text, o, t) for c, o, t in zip(chunks, overlaps, terms or [None] * len(chunks), strict=True)],
             )
 
     def touch_file(self, source: str, mtime_ns: int) -> None:
@@ -189,6 +195,14 @@ class Catalog:
         )
         for row in cursor:
             yield _row_to_chunk(row)
+
+    def iter_chunks_with_terms(self) -> Iterator[tuple[Chunk, str | None]]:
+        """Every chunk with its stored keyword terms (None where they were not kept)."""
+        cursor = self._conn().execute(
+            f"SELECT {CHUNK_COLUMNS}, c.terms FROM chunks c JOIN files f USING(source) ORDER BY c.source, c.ordinal"
+        )
+        for row in cursor:
+            yield _row_to_chunk(row), row[13]
 
     def count(self) -> int:
         return int(self._conn().execute("SELECT COUNT(*) FROM chunks").fetchone()[0])

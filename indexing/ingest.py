@@ -30,9 +30,10 @@ from indexing.chunk import Chunk, make_chunk_id
 from indexing.chunker import Chunker
 from indexing.document import LoaderError
 from indexing.index import GENERATION_KEY, Index
-from indexing.keyword import KeywordIndex
+from indexing.keyword import KeywordIndex, keyword_text
 from indexing.library import SourceFile, file_digest, scan_library
 from indexing.loaders import load_file
+from indexing.tokens import tokenize
 
 # Bump when chunking or the embedded text changes: every file is then re-embedded once.
 PIPELINE_VERSION = "1"
@@ -100,6 +101,7 @@ class Prepared:
     chunks: list[Chunk]
     overlaps: list[int]
     embed_texts: list[str]
+    terms: list[str]
     pages: int
     file_title: str | None
     warnings: list[str]
@@ -171,7 +173,8 @@ class Ingester:
         ]
         return Prepared(
             sf, digest, size, mtime_ns, chunks, [p.overlap_chars for p in pieces],
-            [embed_text(c) for c in chunks], loaded.pages, loaded.title, warnings,
+            [embed_text(c) for c in chunks], [" ".join(tokenize(keyword_text(c))) for c in chunks],
+            loaded.pages, loaded.title, warnings,
         )
 
     def run(self, library: Path, force: bool = False) -> IngestReport:
@@ -199,7 +202,7 @@ class Ingester:
             stale = catalog.get_meta(KEYWORD_STALE_KEY) == "1"
             if report.changed or stale or not self.index.keyword_dir.exists() or force:
                 self.progress("keyword index", 0, 1)
-                KeywordIndex.build(catalog.iter_chunks()).save(self.index.keyword_dir)
+                KeywordIndex.build(catalog.iter_chunks_with_terms()).save(self.index.keyword_dir)
                 catalog.set_meta(GENERATION_KEY, uuid.uuid4().hex)
                 catalog.set_meta(KEYWORD_STALE_KEY, "0")
                 self.progress("keyword index", 1, 1)
@@ -308,7 +311,7 @@ class Ingester:
                 p.chunks[0].doc_title if p.chunks else (sf.doc_title or p.file_title or sf.doc),
                 p.file_title, p.digest, p.size, p.mtime_ns, p.pages, n, p.warnings,
             )
-            self.index.catalog.replace_file(record, p.chunks, p.overlaps)
+            self.index.catalog.replace_file(record, p.chunks, p.overlaps, p.terms)
             (report.updated if sf.source in known else report.added).append(sf.source)
             report.chunks_added += n
             report.warnings.extend(file_problems(sf.source, p.warnings, n))

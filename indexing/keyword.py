@@ -35,13 +35,15 @@ class KeywordIndex:
         self.vocab: dict[str, int] = bm25.vocab_dict or {}
 
     @classmethod
-    def build(cls, chunks: Iterable[Chunk]) -> KeywordIndex:
+    def build(cls, chunks: Iterable[Chunk | tuple[Chunk, str | None]]) -> KeywordIndex:
+        """From chunks, or (chunk, terms) pairs whose terms were tokenized at ingest (None: tokenize now)."""
         ids: list[str] = []
         corpus: list[list[str]] = []
         raw: dict[str, list[str]] = {k: [] for k in FILTER_KEYS}
-        for chunk in chunks:
+        for item in chunks:
+            chunk, terms = item if isinstance(item, tuple) else (item, None)
             ids.append(chunk.chunk_id)
-            corpus.append(tokenize(keyword_text(chunk)) or [""])
+            corpus.append((terms.split() if terms is not None else tokenize(keyword_text(chunk))) or [""])
             for key in FILTER_KEYS:
                 raw[key].append(getattr(chunk, key))
         bm25 = bm25s.BM25(k1=1.2, b=0.75)

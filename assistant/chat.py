@@ -1,0 +1,378 @@
+"""The chat (Chainlit), mounted at /chat by `assistant.server.mount_chat`.
+
+A question goes through the same pipeline as `POST /api/ask` and `mcdewey ask`
+(`assistant.answer.astream_answer` over `LibraryService.search`, with the process's one model from
+`assistant.ask.get_llm`). The model's tokens are streamed as they come; they are provisional, and
+when the pipeline's `Final` arrives the message is replaced by the checked answer, whose `[n]`
+markers were tied to chunks in code. Under it, the sources in cited order (document, version, page,
+section trail) link to the passage in its document (`/docs/...`, highlighted) and to the original
+file at that page; `[n]` opens the cited chunk's text in the side panel (a `cl.Text` element named
+`[n]`, which Chainlit links wherever that name appears in the message).
+
+Document text is untrusted: everything taken from the library or the model is Markdown-escaped
+before Chainlit renders it (and the config forbids raw HTML), so a manual cannot inject links,
+images or markup into the chat.
+
+The service and settings come from `chainlit.server.app.state` (put there by `mount_chat`); run
+alone (`chainlit run assistant/chat.py`) the chat builds its own from the MCDEWEY_* environment.
+When `MCDEWEY_API_TOKEN` is set, the chat asks for a login: any user name, the token as password.
+
+Importing this module loads no model and touches no index (Chainlit itself is the heavy import).
+Chainlit executes this file under its path, not as `assistant.chat` (it is not in sys.modules while
+it runs), so nothing here may need its own module at class-creation time (no dataclasses).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import re
+import string
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Chainlit reads its config (.chainlit/config.toml), chainlit.md and public/ from its app root, which
+# defaults to the working directory: point it at the project before Chainlit is first imported.
+os.environ.setdefault("CHAINLIT_APP_ROOT", str(PROJECT_ROOT))
+# Chainlit sends nothing anywhere unless a data layer is configured (LITERAL_API_KEY, DATABASE_URL);
+# should one be, the tracing SDK it pulls in must not phone home either.
+os.environ.setdefault("TRACELOOP_TELEMETRY", "false")
+
+import chainlit as cl  # noqa: E402
+from chainlit.config import config as chainlit_config  # noqa: E402
+from chainlit.input_widget import Select, Slider  # noqa: E402
+
+from assistant.answer import AnswerResult, Delta, Final, astream_answer  # noqa: E402
+from assistant.ask import (  # noqa: E402
+    MAX_ASK_TOP_K,
+    MAX_HISTORY_MESSAGES,
+    check_history,
+    default_top_k,
+    get_llm,
+    search_fn,
+)
+from assistant.errors import McDeweyError  # noqa: E402
+from assistant.links import doc_href, file_href  # noqa: E402
+from assistant.service import MAX_QUERY_CHARS  # noqa: E402
+from assistant.settings import Settings  # noqa: E402
+from indexing.chunk import Chunk  # noqa: E402
+
+if TYPE_CHECKING:
+    from assistant.service import LibraryListing, LibraryService
+
+log = logging.getLogger("mcdewey.chat")
+
+WELCOME_FILE = PROJECT_ROOT / "chainlit.md"
+ALL = "*"  # the "no filter" choice; never a valid product or version name
+MAX_LISTED_PRODUCTS = 40
+
+
+# --- where the service comes from -----------------------------------------------------------------
+
+_fallback: dict[str, Any] = {}
+_fallback_lock = threading.Lock()
+
+
+def _state() -> Any:
+    from chainlit.server import app
+
+    return app.state
+
+
+def current_settings() -> Settings:
+    """The app's settings (handed over by mount_chat), else the MCDEWEY_* environment."""
+    settings = getattr(_state(), "mcdewey_settings", None)
+    if settings is not None:
+        return settings
+    with _fallback_lock:
+        if "settings" not in _fallback:
+            _fallback["settings"] = Settings()
+        return _fallback["settings"]
+
+
+def current_service() -> LibraryService:
+    """The app's LibraryService, else one built from the settings (standalone `chainlit run`)."""
+    service = getattr(_state(), "mcdewey_service", None)
+    if service is not None:
+        return service
+    with _fallback_lock:
+        if "service" not in _fallback:
+            from assistant.service import LibraryService
+
+            _fallback["service"] = LibraryService(current_settings())
+        return _fallback["service"]
+
+
+def link_base(settings: Settings) -> str:
+    """Links in the chat are root-relative (same origin), or absolute under MCDEWEY_PUBLIC_URL."""
+    return settings.public_url.rstrip("/") if settings.public_url else ""
+
+
+# --- Markdown, escaped ----------------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile("([" + re.escape(string.punctuation) + "])")
+_MARKER = re.compile(r"(\[\d{1,3}\])")
+_INDENT = re.compile(r"\n[ \t]+")
+
+
+def md_escape(text: str) -> str:
+    """Text that Markdown shows literally: every ASCII punctuation mark backslash-escaped (CommonMark
+    allows that for all of them), so no link, image, emphasis, heading, HTML tag or entity survives.
+    Indentation after a line break is dropped, so no line turns into a code block (where the escapes
+    would show); other spaces stay, so streamed tokens and fragments join up as written."""
+    text = _INDENT.sub("\n", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def escape_answer(answer: str) -> str:
+    """The answer escaped, except its [n] markers, which stay as they are to link to the sources."""
+    return "".join(part if _MARKER.fullmatch(part) else md_escape(part) for part in _MARKER.split(answer))
+
+
+def source_label(chunk: Chunk) -> str:
+    """'Acme Router 2.0 Administration · 2.0 · p. 3 (printed iii) · Mail delivery › Purging', escaped."""
+    title = f"**{md_escape(chunk.doc_title or chunk.doc)}**"
+    parts = [title, md_escape(chunk.version)]
+    if chunk.pages_text():
+        parts.append(md_escape(chunk.pages_text()))
+    trail = [h for h in chunk.heading if h.strip() and h.strip() != chunk.doc_title.strip()]
+    if trail:
+        parts.append(" › ".join(md_escape(h) for h in trail))
+    return " · ".join(parts)
+
+
+def source_links(chunk: Chunk, base: str) -> str:
+    context_url = doc_href(chunk.source, chunk.page, chunk.chunk_id, base)
+    file_url = file_href(chunk.source, chunk.page, base)
+    file_text = f"original file, p. {chunk.page}" if chunk.page is not None else "original file"
+    return f"[in context]({context_url}) · [{file_text}]({file_url})"
+
+
+class SourceView(NamedTuple):
+    """One cited (or closest) chunk: the side-panel element `name` ("[1]") and its Markdown."""
+
+    name: str
+    chunk: Chunk
+    content: str
+
+
+class Rendered(NamedTuple):
+    content: str
+    sources: list[SourceView]
+
+
+def side_text(chunk: Chunk, base: str) -> str:
+    """What the side panel shows for a chunk: where it is, its text (escaped), and the two links."""
+    head = source_label(chunk)
+    body = md_escape(chunk.text.strip())
+    return f"{head}\n\n{body}\n\n{source_links(chunk, base)}"
+
+
+def render_answer(result: AnswerResult, base: str = "") -> Rendered:
+    """The final message: the answer with [n] markers, the note, what was searched, and the sources."""
+    listed = result.citations if not result.declined else result.passages
+    views = [SourceView(f"[{n}]", chunk, side_text(chunk, base)) for n, chunk in enumerate(listed, 1)]
+    parts = [escape_answer(result.answer) if not result.declined else md_escape(result.answer)]
+    if result.declined:
+        reason = (result.note or "").removeprefix("Declined: ").strip()
+        if reason:
+            parts.append(f"*Why:* {md_escape(reason)}")
+    elif result.note:
+        parts.append(f"⚠️ {md_escape(result.note)}")
+    if result.declined or result.query.strip() != result.question.strip():
+        parts.append(f"*Searched:* {md_escape(result.scope)}, for “{md_escape(result.query)}”")
+    if views:
+        heading = "**Closest passages** (they do not answer the question)" if result.declined else "**Sources**"
+        lines = [f"- {v.name} {source_label(v.chunk)} — {source_links(v.chunk, base)}" for v in views]
+        parts.append(heading + "\n\n" + "\n".join(lines))
+    return Rendered("\n\n".join(parts), views)
+
+
+# --- settings panel and welcome -------------------------------------------------------------------
+
+
+def library_choices(listing: LibraryListing) -> dict[str, list[str]]:
+    """product -> its versions, from the library listing."""
+    out: dict[str, list[str]] = {}
+    for vendor in listing.vendors:
+        for product in vendor.products:
+            out.setdefault(product.product, []).extend(v.version for v in product.versions)
+    return {p: sorted(set(vs)) for p, vs in sorted(out.items())}
+
+
+def settings_widgets(
+    choices: dict[str, list[str]], product: str = ALL, version: str = ALL, top_k: int = 8
+) -> list[Any]:
+    """Product, version (those of the chosen product, or every version) and number of chunks."""
+    versions = choices.get(product) if product != ALL else sorted({v for vs in choices.values() for v in vs})
+    products = {"All products": ALL, **{p: p for p in choices}}
+    version_items = {"All versions": ALL, **{v: v for v in versions or []}}
+    return [
+        Select(id="product", label="Product", items=products,
+               initial_value=product if product in products.values() else ALL),
+        Select(id="version", label="Version", items=version_items,
+               initial_value=version if version in version_items.values() else ALL),
+        Slider(id="top_k", label="Passages to search", initial=top_k, min=1, max=MAX_ASK_TOP_K, step=1,
+               description="How many passages are retrieved for each question"),
+    ]
+
+
+def filters_from(values: dict[str, Any], choices: dict[str, list[str]], default_top_k: int) -> tuple[
+        str | None, str | None, int]:
+    """(product, version, top_k) from the panel's values; a version the product lacks is dropped."""
+    product = values.get("product") or ALL
+    version = values.get("version") or ALL
+    product = product if product in choices else ALL
+    known = choices.get(product, []) if product != ALL else [v for vs in choices.values() for v in vs]
+    version = version if version in known else ALL
+    try:
+        top_k = int(float(values.get("top_k") or default_top_k))
+    except (TypeError, ValueError):
+        top_k = default_top_k
+    top_k = max(1, min(MAX_ASK_TOP_K, top_k))
+    return (None if product == ALL else product), (None if version == ALL else version), top_k
+
+
+def library_summary(listing: LibraryListing) -> str:
+    """'**This library holds** ... ' — vendors, products and versions, escaped."""
+    items = []
+    for vendor in listing.vendors:
+        for product in vendor.products:
+            versions = ", ".join(md_escape(v.version) for v in product.versions)
+            items.append(f"{md_escape(vendor.vendor)} {md_escape(product.product)} ({versions})")
+    if not items:
+        return "**The library is empty**: index some manuals with `mcdewey ingest` first."
+    shown = items[:MAX_LISTED_PRODUCTS]
+    more = f" and {len(items) - len(shown)} more" if len(items) > len(shown) else ""
+    return (f"**This library holds** {listing.documents} documents ({listing.chunks} passages): "
+            + "; ".join(shown) + more + ".")
+
+
+def welcome_text(listing: LibraryListing | None) -> str:
+    """chainlit.md (the project's welcome text), followed by what this library holds right now."""
+    try:
+        text = WELCOME_FILE.read_text(encoding="utf-8").strip()
+    except OSError:
+        text = "# McDewey\n\nAsk a question about the manuals in this library; answers cite their pages."
+    return text if listing is None else f"{text}\n\n{library_summary(listing)}"
+
+
+# --- login (only when MCDEWEY_API_TOKEN is set) ---------------------------------------------------
+
+
+def auth_secret(token: str) -> str:
+    """The key Chainlit signs its session cookies with, derived from the API token: it survives a
+    restart, and changing the token logs everyone out."""
+    return hmac.new(token.encode("utf-8"), b"mcdewey chainlit auth secret v1", hashlib.sha256).hexdigest()
+
+
+def check_login(token: str | None, username: str, password: str) -> cl.User | None:
+    """Any user name with the API token as password (compared in constant time)."""
+    if not token or not hmac.compare_digest(password.encode("utf-8"), token.encode("utf-8")):
+        return None
+    name = " ".join(username.split())[:64] or "reader"
+    return cl.User(identifier=name, metadata={"provider": "mcdewey-token"})
+
+
+def _login_required() -> bool:
+    """Only when Chainlit serves this file (mount or `chainlit run`), not when a test imports it."""
+    return bool(chainlit_config.run.module_name) and bool(current_settings().api_token)
+
+
+if _login_required():
+    os.environ.setdefault("CHAINLIT_AUTH_SECRET", auth_secret(current_settings().api_token or ""))
+
+    @cl.password_auth_callback
+    async def login(username: str, password: str) -> cl.User | None:
+        return check_login(current_settings().api_token, username, password)
+
+
+# --- the conversation -----------------------------------------------------------------------------
+
+
+def _choices() -> dict[str, list[str]]:
+    choices = cl.user_session.get("choices")
+    if choices is None:
+        choices = library_choices(current_service().list_library())
+        cl.user_session.set("choices", choices)
+    return choices
+
+
+@cl.on_chat_start
+async def start() -> None:
+    top_k = default_top_k(current_settings())
+    cl.user_session.set("history", [])
+    listing = None
+    try:
+        listing = await cl.make_async(current_service().list_library)()
+        cl.user_session.set("choices", library_choices(listing))
+    except Exception as exc:  # the chat still opens; the question will report what is wrong
+        log.warning("library listing failed: %s", exc)
+        cl.user_session.set("choices", {})
+    choices = cl.user_session.get("choices") or {}
+    cl.user_session.set("filters", (None, None, top_k))
+    await cl.ChatSettings(settings_widgets(choices, top_k=top_k)).send()
+    await cl.Message(content=welcome_text(listing)).send()
+
+
+@cl.on_settings_update
+async def settings_changed(values: dict[str, Any]) -> None:
+    choices = _choices()
+    product, version, top_k = filters_from(values, choices, default_top_k(current_settings()))
+    previous = cl.user_session.get("filters") or (None, None, top_k)
+    cl.user_session.set("filters", (product, version, top_k))
+    if product != previous[0] or (values.get("version") or ALL) != (version or ALL):
+        # the version list depends on the product: show the chosen product's versions
+        await cl.ChatSettings(settings_widgets(choices, product or ALL, version or ALL, top_k)).send()
+
+
+@cl.on_message
+async def on_message(message: cl.Message) -> None:
+    settings = current_settings()
+    question = (message.content or "").strip()
+    if not question:
+        return
+    if len(question) > MAX_QUERY_CHARS:
+        await cl.Message(content=f"That question is longer than {MAX_QUERY_CHARS} characters; "
+                                 "please ask it in fewer words.").send()
+        return
+    history: list[dict[str, str]] = cl.user_session.get("history") or []
+    product, version, top_k = cl.user_session.get("filters") or (None, None, default_top_k(settings))
+    reply = cl.Message(content="")
+    streamed = False
+    result: AnswerResult | None = None
+    try:
+        async for event in astream_answer(
+            question, search=search_fn(current_service()), llm=get_llm(settings),
+            history=check_history(history), product=product, version=version, top_k=top_k,
+        ):
+            if isinstance(event, Delta):
+                await reply.stream_token(md_escape(event.text))  # provisional; replaced below
+                streamed = True
+            elif isinstance(event, Final):
+                result = event.result
+    except McDeweyError as exc:
+        await _failed(reply, streamed, f"The library could not be searched: {exc}")
+        return
+    except Exception as exc:
+        log.exception("answering %r failed", question[:200], exc_info=exc)
+        await _failed(reply, streamed, "Something went wrong while answering (the server log has the details).")
+        return
+    if result is None:  # the pipeline always ends with Final; a cancelled task never gets here
+        return
+    rendered = render_answer(result, link_base(settings))
+    reply.content = rendered.content
+    reply.elements = [cl.Text(name=v.name, content=v.content, display="side") for v in rendered.sources]
+    await reply.send()
+    history.extend(({"role": "user", "content": question}, {"role": "assistant", "content": result.answer}))
+    cl.user_session.set("history", history[-MAX_HISTORY_MESSAGES:])
+
+
+async def _failed(reply: cl.Message, streamed: bool, reason: str) -> None:
+    """Keep what was streamed, and say plainly what went wrong."""
+    reply.content = (f"{reply.content}\n\n" if streamed and reply.content else "") + f"⚠️ {md_escape(reason)}"
+    await reply.send()

@@ -1,0 +1,308 @@
+"""The chat in a real browser (Debian chromium through Playwright), against real servers.
+
+- The session's server (`llm="none"`: retrieval-only answers, deterministic and quick; a child
+  process serving the same library if Chainlit was mounted on another app first): ask, see the
+  answer with `[1]` and its sources, open `[1]` in the side panel, follow the doc-context link to the
+  highlighted passage (on its page when the document is paged), ask a follow-up, use the filters.
+- A server of its own in a child process with `MCDEWEY_API_TOKEN` and the embedded model (Chainlit's
+  login and its auth secret are per process): without a login the chat does not answer (checked over
+  HTTP and socket.io, and in the browser); after logging in, the answer streams in, then shows its
+  sources.
+
+Chainlit's page asks a CDN for fonts and KaTeX; offline that fails harmlessly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import httpx
+import pytest
+
+from assistant.links import chunk_anchor
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+ROOT = Path(__file__).resolve().parents[1]
+QUESTION = "Which folder holds messages the transfer agent could not deliver in Acme Router 2.0?"
+PAGED_QUESTION = "How are page numbers kept in Markdown converted from a PDF?"
+TOKEN = "chat-login-token"
+ANSWER = '[data-step-type="assistant_message"]'
+WAIT_MS = 60_000
+MODEL_WAIT_MS = 240_000  # the embedded model on a busy 2-core machine
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def open_chat(page: Any, url: str) -> None:
+    page.goto(f"{url}/chat")
+    page.wait_for_selector("#chat-input", timeout=WAIT_MS)
+    page.locator(ANSWER, has_text="This library holds").wait_for(timeout=WAIT_MS)  # the welcome
+
+
+def ask(page: Any, question: str, timeout: float = WAIT_MS) -> Any:
+    """Type and send `question`; return the finished answer (the message that lists its sources)."""
+    before = page.locator(ANSWER).count()
+    page.locator("#chat-input").press_sequentially(question)
+    page.click("#chat-submit")
+    page.wait_for_function(f"document.querySelectorAll('{ANSWER}').length > {before}", timeout=timeout)
+    answer = page.locator(ANSWER).nth(before)
+    answer.locator("text=Sources").wait_for(timeout=timeout)
+    return answer
+
+
+def context_link(answer: Any, n: int = 1) -> Any:
+    """The 'in context' link of source [n] in the answer's sources list."""
+    return answer.locator("li", has=answer.page.locator(".element-link", has_text=f"[{n}]")).locator(
+        "a", has_text="in context").first
+
+
+# --- the session's server -------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_chat_answer_cites_opens_the_passage_and_follows_up(chat_url: str, browser: Any) -> None:
+    expected = httpx.post(f"{chat_url}/api/ask", json={"question": QUESTION}, timeout=120).json()["citations"][0]
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    try:
+        open_chat(page, chat_url)
+        answer = ask(page, QUESTION)
+        body = answer.inner_text()
+        assert "UmssMtaBadMail" in body and "Acme Router 2.0 Administration" in body
+        marker = answer.locator(".element-link", has_text="[1]").first  # [1] in the text links its chunk
+        assert marker.is_visible()
+
+        marker.click()  # the cited chunk's text in the side panel
+        side = page.locator("#side-view-content")
+        side.locator("text=purge_badmail_days").wait_for(timeout=WAIT_MS)
+        assert "UmssMtaBadMail folder holds messages" in side.inner_text()
+
+        link = context_link(answer)
+        href = link.get_attribute("href")
+        assert href == expected["url"].removeprefix(chat_url)  # the same link REST hands out, root-relative
+        with context.expect_page() as opened:  # Chainlit opens links in a new tab
+            link.click()
+        doc = opened.value
+        doc.wait_for_load_state()
+        assert re.search(r"/docs/acme/2\.0/admin-guide/admin\.html\?chunk=.*#chunk-", doc.url), doc.url
+        target = doc.locator(f"#{chunk_anchor(expected['chunk_id'])}")
+        assert "highlighted" in (target.get_attribute("class") or "").split()
+        assert "UmssMtaBadMail" in target.inner_text()
+        doc.close()
+
+        follow_up = ask(page, "And in 1.6?")  # the conversation carries the subject over
+        assert "/docs/acme/1.6/admin-guide/" in (context_link(follow_up).get_attribute("href") or "")
+        assert "UmssMtaBadMail" in follow_up.inner_text()
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_chat_cites_the_page_of_a_paged_document_and_escapes_its_text(chat_url: str, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    try:
+        open_chat(page, chat_url)
+        answer = ask(page, PAGED_QUESTION)
+        body = answer.inner_text()
+        assert "<!-- page N -->" in body  # document text shown literally, not as (hidden) HTML
+        assert "p. 4" in body and "original file, p. 4" in body
+        link = context_link(answer)
+        href = link.get_attribute("href") or ""
+        assert href.startswith("/docs/mcdewey/1.0/user-guide/user-guide.md?page=4&chunk=")
+        with context.expect_page() as opened:
+            link.click()
+        doc = opened.value
+        doc.wait_for_load_state()
+        found = re.search(r"chunk=([^&#]+)", href)
+        assert found is not None
+        target = doc.locator(f"#{chunk_anchor(unquote(found.group(1)))}")
+        assert "highlighted" in (target.get_attribute("class") or "").split()
+        header = target.locator("xpath=ancestor::section[1]/h2[contains(@class, 'page-header')]")
+        assert header.inner_text().strip() == "Page 4"
+        doc.close()
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_chat_settings_filter_the_product_and_version(chat_url: str, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    try:
+        open_chat(page, chat_url)
+        page.click("#chat-settings-open-modal")
+        page.click("#product")
+        page.get_by_role("option", name="acme", exact=True).click()
+        page.click("#version")
+        page.get_by_role("option", name="1.6", exact=True).click()
+        page.get_by_role("button", name="Confirm").click()
+        answer = ask(page, "Which folder holds messages the transfer agent could not deliver?")
+        assert "/docs/acme/1.6/" in (context_link(answer).get_attribute("href") or "")
+    finally:
+        context.close()
+
+
+# --- a server with a token (its own process) ------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def spawn_server(library: Path, data: Path, work: Path, **settings: str) -> Iterator[str]:
+    """`mcdewey serve` in a child process on a copy of the index at `data`; its base URL."""
+    copy = work / "data"
+    shutil.copytree(data, copy)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MCDEWEY_", "CHAINLIT_"))}
+    env.update(HOME=str(work / "home"), **{f"MCDEWEY_{k.upper()}": v for k, v in settings.items()})
+    log_path = work / "server.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant.cli", "serve", "--library", str(library), "--data", str(copy),
+             "--port", str(port)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(f"the server exited: {log_path.read_text()[-2000:]}")
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the server did not start: {log_path.read_text()[-2000:]}")
+                time.sleep(0.25)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def chat_url(server_url: str, library: Path, indexed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The session's server when it serves the chat; else (Chainlit, one per process, was mounted on
+    another app an earlier test built) the same library served by a child process (`llm="none"`)."""
+    if httpx.get(f"{server_url}/chat/", timeout=30).status_code == 200:
+        yield server_url
+        return
+    with spawn_server(library, indexed, tmp_path_factory.mktemp("chat-server"), llm="none") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def token_server(library: Path, indexed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server with MCDEWEY_API_TOKEN and the embedded model, in its own process (Chainlit's login
+    and its auth secret are per process)."""
+    with spawn_server(library, indexed, tmp_path_factory.mktemp("token-server"), api_token=TOKEN,
+                      llm="embedded", llm_threads="1") as url:
+        yield url
+
+
+def socket_connect(client: httpx.Client) -> str:
+    """Open Chainlit's socket.io session over HTTP long-polling; return the server's reply to CONNECT."""
+    path, query = "/chat/ws/socket.io/", {"EIO": "4", "transport": "polling"}
+    opened = client.get(path, params=query)
+    assert opened.status_code == 200 and opened.text.startswith("0"), opened.text
+    sid = json.loads(opened.text[1:])["sid"]
+    auth = {"sessionId": f"test-{time.monotonic_ns()}", "clientType": "webapp"}
+    sent = client.post(path, params={**query, "sid": sid}, content="40" + json.dumps(auth))
+    assert sent.status_code == 200, sent.text
+    return client.get(path, params={**query, "sid": sid}).text
+
+
+def test_chat_without_login_does_not_answer(token_server: str) -> None:
+    with httpx.Client(base_url=token_server, timeout=60) as client:
+        assert client.get("/chat/auth/config").json()["requireLogin"] is True
+        assert socket_connect(client).startswith("44")  # CONNECT refused: no session, no answers
+        assert client.post("/chat/login", data={"username": "ana", "password": "wrong"}).status_code == 401
+        assert client.post("/chat/login", data={"username": "ana", "password": ""}).status_code in (401, 422)
+        assert socket_connect(client).startswith("44")
+        assert client.post("/chat/login", data={"username": "ana", "password": TOKEN}).status_code == 200
+        assert socket_connect(client).startswith("40")  # CONNECT accepted with the session cookie
+    # the token still guards the REST API (the chat's login cookie is no bearer token)
+    assert httpx.post(f"{token_server}/api/ask", json={"question": QUESTION}, timeout=60).status_code == 401
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_chat_login_then_a_streamed_answer_with_sources(token_server: str, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{token_server}/chat")
+        password = page.locator('input[type="password"]')
+        password.wait_for(timeout=WAIT_MS)
+        assert page.locator("#chat-input").count() == 0  # no chat before the login
+
+        page.locator("input:not([type=password])").first.fill("ana")
+        password.fill("wrong")
+        page.get_by_role("button", name="Sign In").click()
+        page.wait_for_timeout(1000)
+        assert page.locator("#chat-input").count() == 0
+
+        password.fill(TOKEN)
+        page.get_by_role("button", name="Sign In").click()
+        page.wait_for_selector("#chat-input", timeout=WAIT_MS)
+        page.locator(ANSWER, has_text="This library holds").wait_for(timeout=WAIT_MS)
+
+        page.locator("#chat-input").press_sequentially(QUESTION)
+        page.click("#chat-submit")
+        # While the model writes, the message grows without its sources; then the final answer replaces it.
+        answer = page.locator(ANSWER).nth(1)
+        answer.wait_for(timeout=MODEL_WAIT_MS)
+        partial: set[str] = set()
+        deadline = time.monotonic() + MODEL_WAIT_MS / 1000
+        while time.monotonic() < deadline:
+            text = answer.inner_text()
+            if "Sources" in text:
+                break
+            if text.strip():
+                partial.add(text.strip())
+            page.wait_for_timeout(100)
+        final = answer.inner_text()
+        assert "Sources" in final, final
+        assert len(partial) >= 2, partial  # it streamed: several growing drafts before the final answer
+        assert any(re.search(r"\w \w", p) for p in partial), partial  # tokens joined with their spaces
+        assert answer.locator(".element-link", has_text="[1]").count() >= 1
+        assert "/docs/acme/2.0/admin-guide/admin.html" in (context_link(answer).get_attribute("href") or "")
+    finally:
+        context.close()
