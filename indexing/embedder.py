@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
@@ -48,7 +49,7 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSIONS = 384
 MAX_SEQ_TOKENS = 256
 BACKENDS = ("torch", "onnx", "onnx-int8")
-DEFAULT_BACKEND = "torch"
+DEFAULT_BACKEND = "onnx"
 INT8_OPS = ("MatMul", "Attention")
 INT8_WEIGHT_TYPE = "QInt8"
 INT8_PER_CHANNEL = True
@@ -90,10 +91,18 @@ def default_backend() -> str:
 
 
 def cache_dir() -> Path:
-    """Where exported ONNX models are kept (never inside site-packages, which may be read-only)."""
+    """Where exported ONNX models are kept: `MCDEWEY_MODEL_CACHE`, else inside the virtual environment
+    (one export per install, whatever HOME is: tests and services run with other HOMEs), else the
+    user's cache folder. Never inside the model package itself."""
     explicit = os.environ.get("MCDEWEY_MODEL_CACHE")
     if explicit:
         return Path(explicit)
+    if sys.prefix != sys.base_prefix:
+        venv = Path(sys.prefix) / "share" / "mcdewey" / "models"
+        with contextlib.suppress(OSError):
+            venv.mkdir(parents=True, exist_ok=True)
+            if os.access(venv, os.W_OK):
+                return venv
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "mcdewey" / "models"
 
@@ -182,8 +191,19 @@ def _quantize_int8(source: Path, target: Path) -> None:
     )
 
 
+_PATHS: dict[str, Path] = {}
+
+
 def onnx_model_path(backend: str) -> Path:
     """The exported model for `backend`, exporting it (once, locked, atomically) when missing."""
+    known = _PATHS.get(backend)
+    if known is not None and known.is_file():
+        return known
+    _PATHS[backend] = path = _onnx_model_path(backend)
+    return path
+
+
+def _onnx_model_path(backend: str) -> Path:
     folder = model_dir()
     home = cache_dir() / f"{MODEL_NAME}-{_weights_key(folder)}"
     name = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx"}[backend]
@@ -229,6 +249,9 @@ class _OnnxEncoder:
         options.intra_op_num_threads = threads if threads > 0 else (os.cpu_count() or 1)
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # No busy-waiting between runs: on a small shared machine the spinning threads would take the
+        # cores the parser, Chroma and the web server need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
         tok = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
@@ -237,9 +260,11 @@ class _OnnxEncoder:
         self.tokenizer = tok
         self.pad_id = tok.token_to_id("[PAD]") or 0
 
-    def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int, sort: bool = True) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(list(texts))
-        order = sorted(range(len(encodings)), key=lambda i: -len(encodings[i].ids))  # less padding
+        order = list(range(len(encodings)))
+        if sort:  # batches of similar lengths: less padding
+            order.sort(key=lambda i: -len(encodings[i].ids))
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
@@ -284,8 +309,15 @@ class Embedder:
         return SentenceTransformer(str(model_dir()), device="cpu", backend="torch")
 
     @cached_property
-    def onnx(self) -> _OnnxEncoder:
-        return _OnnxEncoder(onnx_model_path(self.backend), self.threads)
+    def onnx(self) -> _OnnxEncoder | None:
+        """The ONNX Runtime encoder, or None when the fp32 export failed (then torch, same vectors)."""
+        try:
+            return _OnnxEncoder(onnx_model_path(self.backend), self.threads)
+        except Exception as exc:
+            if self.backend != "onnx":  # int8 vectors are another model's: no silent substitute
+                raise
+            log.warning("ONNX encoder unavailable (%s: %s); using PyTorch (same vectors)", type(exc).__name__, exc)
+            return None
 
     def load(self) -> None:
         """Load (and for ONNX, export on first use) the model now rather than on the first encode."""
@@ -314,8 +346,9 @@ class Embedder:
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         with self._lock:
-            if self.backend != "torch":
-                return self.onnx.encode(texts, self.batch_size)
+            onnx = self.onnx if self.backend != "torch" else None
+            if onnx is not None:
+                return onnx.encode(texts, self.batch_size)
             vectors = self.model.encode(
                 list(texts),
                 batch_size=self.batch_size,
