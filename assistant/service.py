@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 from pydantic import BaseModel
 
@@ -17,7 +18,7 @@ from assistant.settings import Settings
 from indexing.catalog import FileRecord, StoredChunk
 from indexing.chunk import Chunk, split_chunk_id
 from indexing.embedder import Embedder
-from indexing.index import Index
+from indexing.index import GENERATION_KEY, Index
 from indexing.retriever import MODES, Retriever
 from indexing.store import StoreUnavailable
 
@@ -108,6 +109,7 @@ class LibraryService:
             Embedder(settings.embed_threads, settings.embed_batch),
         )
         self.retriever = Retriever(self.index)
+        self._keys: tuple[str | None, list[SimpleNamespace]] | None = None
 
     @property
     def library_root(self) -> Path:
@@ -122,7 +124,7 @@ class LibraryService:
                 raise BadRequest(f"{key} {shown(str(value))} is not a valid {key} name")
         if not filters:
             return filters
-        scope = list(self.index.catalog.files().values())
+        scope = self._documents()
         for key in ("product", "version", "doc"):
             if key not in filters:
                 continue
@@ -173,6 +175,14 @@ class LibraryService:
             raise BadRequest(f"before and after must be between 0 and {MAX_CONTEXT}")
         chunk = self.get_chunk(chunk_id)
         return self.index.catalog.neighbours(chunk.source, chunk.ordinal, before, after)
+
+    def _documents(self) -> list[SimpleNamespace]:
+        """(product, version, doc) of every indexed document, re-read only after an ingest published."""
+        generation = self.index.catalog.get_meta(GENERATION_KEY)
+        if self._keys is None or self._keys[0] != generation:
+            keys = sorted({(f.product, f.version, f.doc) for f in self.index.catalog.files().values()})
+            self._keys = (generation, [SimpleNamespace(product=p, version=v, doc=d) for p, v, d in keys])
+        return self._keys[1]
 
     def list_library(self) -> LibraryListing:
         return _listing(list(self.index.catalog.files().values()))

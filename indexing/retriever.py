@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from indexing.chunk import Chunk
-from indexing.index import Index
+from indexing.index import GENERATION_KEY, Index
 
 RRF_K = 20
 CANDIDATES = 60
@@ -75,15 +75,19 @@ def infer_steering(query: str, versions: dict[str, list[str]]) -> Steering | Non
 class Retriever:
     def __init__(self, index: Index) -> None:
         self.index = index
+        self._versions: tuple[str | None, dict[str, list[str]]] | None = None
 
     def versions(self) -> dict[str, list[str]]:
-        """product → versions present in the index."""
-        out: dict[str, list[str]] = {}
-        for rec in self.index.catalog.files().values():
-            vs = out.setdefault(rec.product, [])
-            if rec.version not in vs:
-                vs.append(rec.version)
-        return out
+        """product → versions present in the index (re-read only when an ingest published a change)."""
+        generation = self.index.catalog.get_meta(GENERATION_KEY)
+        if self._versions is None or self._versions[0] != generation:
+            out: dict[str, list[str]] = {}
+            for rec in self.index.catalog.files().values():
+                vs = out.setdefault(rec.product, [])
+                if rec.version not in vs:
+                    vs.append(rec.version)
+            self._versions = (generation, out)
+        return self._versions[1]
 
     def search(
         self,
