@@ -33,9 +33,6 @@ import pytest
 
 from assistant.links import chunk_anchor
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "Which folder holds messages the transfer agent could not deliver in Acme Router 2.0?"
 PAGED_QUESTION = "How are page numbers kept in Markdown converted from a PDF?"
@@ -45,18 +42,6 @@ WAIT_MS = 60_000
 MODEL_WAIT_MS = 240_000  # the embedded model on a busy 2-core machine
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def open_chat(page: Any, url: str) -> None:
