@@ -18,6 +18,7 @@ import numpy as np
 from indexing.chunk import Chunk
 
 FILTER_KEYS = ("product", "version", "doc")
+ADD_BATCH = 4000
 
 
 class StoreUnavailable(RuntimeError):
@@ -92,9 +93,11 @@ class VectorStore:
             )
             for c, v in zip(chunks, vectors, strict=True)
         ]
-        if nodes:
+        # Chroma refuses batches over its max batch size (5,461 here; R's reference manual alone makes
+        # 7,712 chunks), so large files go in slices.
+        for start in range(0, len(nodes), ADD_BATCH):
             with self._reaching("adding vectors"):
-                self.store.add(nodes)
+                self.store.add(nodes[start : start + ADD_BATCH])
 
     def delete(self, chunk_ids: Sequence[str]) -> None:
         ids = list(chunk_ids)

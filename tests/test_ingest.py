@@ -156,3 +156,21 @@ def test_ingest_and_search_through_a_chroma_server(
     assert index.store.count() == report.chunks_total > 0
     hits = Retriever(index).search("Which folder holds messages the transfer agent could not deliver?", 5)
     assert hits[0].product == "acme"
+
+
+def test_a_file_with_more_chunks_than_chromas_batch_limit_is_stored(tmp_path: Path) -> None:
+    """R's reference manual makes 7,712 chunks; Chroma refuses batches over ~5,461."""
+    import numpy as np
+
+    from indexing.chunk import Chunk
+    from indexing.store import VectorStore
+
+    chunks = [
+        Chunk(chunk_id=f"big::1::ref::ref::{n}", text=f"entry {n}", vendor="v", product="big", version="1",
+              doc="ref", doc_title="Ref", source="big/1/ref/ref.pdf", page=n // 3 + 1, ordinal=n)
+        for n in range(6000)
+    ]
+    vectors = np.random.default_rng(0).normal(size=(6000, 384)).astype(np.float32)
+    store = VectorStore(tmp_path / "data")
+    store.add(chunks, vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+    assert store.count() == 6000
