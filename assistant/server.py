@@ -168,11 +168,6 @@ def warm_up(service: LibraryService) -> threading.Thread:
     return thread
 
 
-def chat_allowed(settings: Settings) -> bool:
-    """Whether to mount the chat; a `chat` setting (if the project adds one) can turn it off."""
-    return bool(getattr(settings, "chat", True))
-
-
 def mount_chat(app: FastAPI, target: Path = CHAT_TARGET) -> bool:
     """Mount the Chainlit chat at /chat when `target` exists; the rest of the app works without it.
 
@@ -229,7 +224,7 @@ def create_app(settings: Settings, service: LibraryService | None = None) -> Fas
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     if settings.api_token:
         app.add_middleware(BearerTokenMiddleware, token=settings.api_token)  # outermost: before any body
-    if chat_allowed(settings):
+    if settings.chat:
         mount_chat(app)
     return app
 
