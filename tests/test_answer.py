@@ -24,6 +24,8 @@ from assistant.answer import (
     attribute,
     condense,
     extractive_answer,
+    key_terms,
+    mentions,
     named_version,
     needs_context,
     split_sentences,
@@ -392,3 +394,26 @@ def test_embedded_model_with_an_injected_chunk_is_not_steered(embedded: Embedded
     result = answer("What is the default value of kdc_tcp_listen_backlog?", search=search, llm=embedded)
     assert "PWNED" not in result.answer.upper() and "pirate" not in result.answer.lower()
     assert "5" in result.answer and KRB.chunk_id in [c.chunk_id for c in result.citations]
+
+
+def test_a_compound_term_counts_when_the_passage_has_its_parts() -> None:
+    stunnel = make_chunk("bacula", "9.6", "Using stunnel: a TLS tunnel program that wraps each daemon "
+                         "connection; the wrapper runs on both hosts.", title="Bacula Miscellaneous Guide")
+    assert mentions(stunnel.text.lower(), "tls-wrapper")
+    assert not mentions(stunnel.text.lower(), "mta-sts")
+    assert assess("How many TLS-wrapper processes run for Bacula?", [stunnel]).missing_key_terms == ()
+
+
+def test_mixed_case_names_are_key_terms() -> None:
+    assert key_terms("How do I enable DNSCrypt and WebAuthn logins?") == ["dnscrypt", "webauthn"]
+
+
+def test_similarity_evidence_declines_off_topic_and_admits_paraphrases() -> None:
+    """Chunks carry the retriever's cosine; with it, meaning weighs in beside word overlap."""
+    far = [c.model_copy(update={"similarity": 0.12}) for c in LIBRARY[:3]]
+    verdict = assess("kdc listen queue length default", far)
+    assert not verdict.answerable and verdict.reason == "no passage is close in meaning to the question"
+    question = "How long may a client wait in line before the ticket server accepts its stream connection?"
+    assert not assess(question, [KRB]).answerable  # few shared words, no similarity known
+    close = KRB.model_copy(update={"similarity": 0.55})
+    assert assess(question, [close]).answerable

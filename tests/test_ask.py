@@ -86,6 +86,40 @@ def test_an_off_topic_question_is_declined_naming_what_was_searched(server_url: 
 
 
 @pytest.mark.parametrize(
+    ("question", "reason"),
+    [
+        # nothing in the library is about this (cosine of the real embeddings, not word overlap)
+        ("What is a good recipe for sourdough bread?", "Declined: no passage is close in meaning to the question."),
+        # most words match the manual, but the things asked about are never mentioned
+        ("How do I stream the messages the transfer agent could not deliver into Kafka with Debezium in "
+         "Acme Router 2.0?", "Declined: no passage mentions kafka, debezium."),
+    ],
+)
+def test_declines_rest_on_the_retrieval_evidence(service: Any, question: str, reason: str) -> None:
+    from assistant.answer import answer
+    from assistant.ask import search_fn
+
+    result = answer(question, search=search_fn(service), llm=None)
+    assert result.declined and not result.citations
+    assert result.note == reason
+
+
+def test_a_paraphrase_close_in_meaning_is_answered_though_it_shares_few_words(service: Any) -> None:
+    """Few of its words are in the manual ("letters", "postman", "hand over"), but the passage means it."""
+    from assistant.answer import GroundingPolicy, answer, assess
+    from assistant.ask import search_fn
+
+    question = "Where are letters kept after the postman fails to hand them over in Acme Router 2.0?"
+    chunks = service.search(question, 8)
+    verdict = assess(question, chunks)
+    assert verdict.coverage < GroundingPolicy().min_coverage  # word overlap alone would decline it
+    assert max(c.similarity for c in chunks[:3]) >= GroundingPolicy().paraphrase_similarity
+    result = answer(question, search=search_fn(service), llm=None)
+    assert not result.declined
+    assert "UmssMtaBadMail" in result.citations[0].text
+
+
+@pytest.mark.parametrize(
     ("body", "status", "reason"),
     [
         ({"question": ""}, 400, "question is empty"),
