@@ -22,7 +22,20 @@ CANDIDATES = 60
 # error strings); dense adds the paraphrases. Weights measured with `mcdewey eval` on shared/eval.
 DENSE_WEIGHT = 0.5
 KEYWORD_WEIGHT = 1.0
+# Pseudo-relevance feedback (Rocchio) for the dense side: the query vector moves towards the first
+# fused results, which BM25 made precise, and dense is asked again. On shared/eval it raised MRR@10
+# from 0.716 to 0.757, the same for 3 or 5 feedback chunks and weights 0.2-0.45.
+FEEDBACK_CHUNKS = 3
+FEEDBACK_WEIGHT = 0.3
 MODES = ("hybrid", "dense", "keyword")
+
+
+def _fuse(dense: list[tuple[str, float]], keyword: list[tuple[str, float]]) -> dict[str, float]:
+    fused: dict[str, float] = {}
+    for weight, ranked in ((DENSE_WEIGHT, dense), (KEYWORD_WEIGHT, keyword)):
+        for rank, (cid, _) in enumerate(ranked):
+            fused[cid] = fused.get(cid, 0.0) + weight / (RRF_K + rank + 1)
+    return fused
 
 
 @dataclass(frozen=True)
@@ -106,13 +119,17 @@ class Retriever:
         vector = self.index.embedder.encode_query(query) if mode != "keyword" else None
         dense = self.index.store.query(vector, depth, filters) if vector is not None else []
         keyword = self.index.keyword.search(query, depth, filters) if mode != "dense" else []
-        fused: dict[str, float] = {}
-        for weight, ranked in ((DENSE_WEIGHT, dense), (KEYWORD_WEIGHT, keyword)):
-            for rank, (cid, _) in enumerate(ranked):
-                fused[cid] = fused.get(cid, 0.0) + weight / (RRF_K + rank + 1)
+        fused = _fuse(dense, keyword)
+        sims = dict(dense)  # cosine to the question itself, also after feedback moved the vector
+        if mode == "hybrid" and vector is not None and keyword:
+            first = sorted(fused, key=lambda c: -fused[c])[:FEEDBACK_CHUNKS]
+            feedback = list(self.index.store.vectors(first).values())
+            if feedback:
+                moved = vector + FEEDBACK_WEIGHT * np.mean(feedback, axis=0)
+                dense = self.index.store.query(moved / np.linalg.norm(moved), depth, filters)
+                fused = _fuse(dense, keyword)
         best = sorted(fused, key=lambda c: -fused[c])[:top_k]
         chunks = self.index.catalog.get(best)
-        sims = dict(dense)
         missing = [c for c in best if c not in sims]
         if vector is not None and missing:
             for cid, vec in self.index.store.vectors(missing).items():

@@ -294,3 +294,16 @@ def test_exposure_warning() -> None:
     assert exposure_warning(Settings(host="0.0.0.0", api_token="t")) is None
     warning = exposure_warning(Settings(host="0.0.0.0"))
     assert warning and "MCDEWEY_API_TOKEN" in warning
+
+
+def test_similarity_is_the_cosine_to_the_question_itself(service: Any) -> None:
+    """Feedback moves the dense query; `similarity` (what declines rest on) must not move with it."""
+    import numpy as np
+
+    question = "Where are letters kept after the postman fails to hand them over?"
+    hits = service.search(question, 5)
+    vector = service.index.embedder.encode_query(question)
+    stored = service.index.store.vectors([h.chunk_id for h in hits])
+    assert hits and all(h.similarity is not None for h in hits)
+    for hit in hits:
+        assert abs(hit.similarity - float(np.dot(stored[hit.chunk_id], vector))) < 1e-3
