@@ -158,7 +158,9 @@ class EmbeddedLLM:
     """SmolLM2-135M-Instruct in-process. Cheap to construct; the model loads on first use (~1 s)."""
 
     # Measured here: a ~300-token prompt gave a first token after ~2.5 s on 1 thread (idle machine);
-    # whole chunks (2,600 tokens) took 40 s, and the answers were no better.
+    # whole chunks (2,600 tokens) took 40 s, and the answers were no better. It shows the model the top
+    # two passages; on shared/eval (whole library) citations at the gold page were 0.72-0.75 with two,
+    # 0.63 with three (400 tokens) and 0.69 with four shorter excerpts, each slower to a first token.
     prompt_budget = 300
     # Measured: asked to rewrite "And in 2.0?" after a BIRD 1.6 question it returned the old question
     # unchanged; the follow-up heuristic does better and costs nothing.
