@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from chroma_server import ChromaServer, free_port, wait_for
 from fixtures_server import _Server
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
@@ -32,7 +31,6 @@ from indexing.ingest import Ingester
 from indexing.keyword import KeywordIndex
 
 MCDEWEY = str(Path(sys.executable).with_name("mcdewey"))
-CHROMA = str(Path(sys.executable).with_name("chroma"))
 
 
 def clean_env(home: Path) -> dict[str, str]:
@@ -43,22 +41,6 @@ def clean_env(home: Path) -> dict[str, str]:
 
 def ingest_command(library: Path, data: Path, *extra: str) -> list[str]:
     return [MCDEWEY, "ingest", "--library", str(library), "--data", str(data), *extra]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(check: Any, seconds: float, what: str, every: float = 0.05) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    pytest.fail(f"timed out after {seconds:.0f} s waiting for {what}")
 
 
 def committed_files(data: Path) -> int:
@@ -202,36 +184,6 @@ def test_ingest_with_chroma_unreachable_fails_clearly(tmp_path: Path) -> None:
 
 
 # --- Chroma stops while McDewey serves -----------------------------------------------------------
-class ChromaServer:
-    """`chroma run` on a fixed port and path, stoppable and restartable."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [CHROMA, "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-
-        def up() -> bool:
-            try:
-                return httpx.get(f"{self.url}/api/v2/heartbeat", timeout=2).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_for(up, 90, "chroma run", every=0.3)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
-            self.proc = None
-
-
 @pytest.fixture
 def chroma(tmp_path: Path) -> Iterator[ChromaServer]:
     server = ChromaServer(tmp_path / "chroma-server")
