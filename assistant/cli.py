@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from assistant.settings import Settings
 
 DEFAULT_MAX_FILE_CHUNKS = 10_000  # indexing.ingest.DEFAULT_MAX_FILE_CHUNKS (not imported: --help stays fast)
@@ -52,6 +54,7 @@ def _progress() -> tuple[Callable[[str, int, int], None], Callable[[], None]]:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from assistant.demo import ensure_demo_library
+    from indexing.embedder import Embedder
     from indexing.index import Index
     from indexing.ingest import IngestBusy, Ingester
     from indexing.store import StoreUnavailable
@@ -60,7 +63,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if settings.library == Settings.model_fields["library"].default:
         ensure_demo_library(settings.library)
     update, stop = _progress()
-    index = Index(settings.data, settings.chroma_url, settings.collection)
+    embedder = Embedder(settings.embed_threads, settings.embed_batch, settings.embed_backend)
+    index = Index(settings.data, settings.chroma_url, settings.collection, embedder)
     try:
         ingester = Ingester(index, progress=update, max_file_chunks=args.max_file_chunks)
         report = ingester.run(settings.library, force=args.force)
@@ -259,9 +263,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def setting_errors(exc: ValidationError) -> list[str]:
+    """'MCDEWEY_PORT: Input should be a valid integer' for each bad setting (no traceback)."""
+    return [
+        f"MCDEWEY_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']} (got {err.get('input')!r})"
+        for err in exc.errors()
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        for line in setting_errors(exc):
+            print(f"mcdewey: invalid setting {line}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

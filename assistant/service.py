@@ -106,7 +106,7 @@ class LibraryService:
         self.settings = settings
         self.index = index or Index(
             settings.data, settings.chroma_url, settings.collection,
-            Embedder(settings.embed_threads, settings.embed_batch),
+            Embedder(settings.embed_threads, settings.embed_batch, settings.embed_backend),
         )
         self.retriever = Retriever(self.index)
         self._keys: tuple[str | None, list[SimpleNamespace]] | None = None

@@ -377,3 +377,22 @@ def test_the_cli_documents_the_ingesters_default_cap(capsys: pytest.CaptureFixtu
     with pytest.raises(SystemExit):
         cli.main(["ingest", "--help"])
     assert f"default {ingest_module.DEFAULT_MAX_FILE_CHUNKS:,}" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("MCDEWEY_PORT", "eighty", "MCDEWEY_PORT: Input should be a valid integer"),
+        ("MCDEWEY_EMBED_BACKEND", "gpu", "MCDEWEY_EMBED_BACKEND: Input should be 'onnx', 'torch' or 'onnx-int8'"),
+        ("MCDEWEY_TOP_K", "0", "MCDEWEY_TOP_K: Input should be greater than or equal to 1"),
+    ],
+)
+def test_a_bad_setting_is_named_with_its_reason_not_a_traceback(
+    tmp_path: Path, variable: str, value: str, reason: str
+) -> None:
+    env = {**os.environ, "HOME": str(tmp_path), variable: value}
+    run = subprocess.run([MCDEWEY, "search", "routing", "--data", str(tmp_path / "data")], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert f"mcdewey: invalid setting {reason}" in run.stderr
+    assert "Traceback" not in run.stderr and f"(got '{value}')" in run.stderr
