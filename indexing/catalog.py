@@ -204,6 +204,11 @@ class Catalog:
         for row in cursor:
             yield _row_to_chunk(row), row[13]
 
+    def set_terms(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Store keyword terms for chunks written before they were kept (chunk_id, terms)."""
+        with self._conn() as conn:
+            conn.executemany("UPDATE chunks SET terms = ? WHERE chunk_id = ?", [(t, cid) for cid, t in pairs])
+
     def count(self) -> int:
         return int(self._conn().execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 

@@ -177,6 +177,23 @@ class Ingester:
             loaded.pages, loaded.title, warnings,
         )
 
+    def _build_keyword_index(self) -> None:
+        """Rebuild BM25 from the catalog's stored terms; chunks stored without them (catalogs written
+        before terms were kept) are tokenized once and their terms stored for the next rebuild."""
+        catalog = self.index.catalog
+        filled: list[tuple[str, str]] = []
+
+        def with_terms() -> Iterator[tuple[Chunk, str]]:
+            for chunk, terms in catalog.iter_chunks_with_terms():
+                if terms is None:
+                    terms = " ".join(tokenize(keyword_text(chunk)))
+                    filled.append((chunk.chunk_id, terms))
+                yield chunk, terms
+
+        KeywordIndex.build(with_terms()).save(self.index.keyword_dir)
+        if filled:
+            catalog.set_terms(filled)
+
     def run(self, library: Path, force: bool = False) -> IngestReport:
         started = time.perf_counter()
         report = IngestReport()
@@ -202,7 +219,7 @@ class Ingester:
             stale = catalog.get_meta(KEYWORD_STALE_KEY) == "1"
             if report.changed or stale or not self.index.keyword_dir.exists() or force:
                 self.progress("keyword index", 0, 1)
-                KeywordIndex.build(catalog.iter_chunks_with_terms()).save(self.index.keyword_dir)
+                self._build_keyword_index()
                 catalog.set_meta(GENERATION_KEY, uuid.uuid4().hex)
                 catalog.set_meta(KEYWORD_STALE_KEY, "0")
                 self.progress("keyword index", 1, 1)

@@ -65,6 +65,30 @@ def test_second_run_changes_nothing_and_ids_are_stable(
     assert sorted(other.catalog.chunk_ids()) == sorted(ids)
 
 
+def test_a_catalog_without_stored_terms_gets_them_at_the_next_keyword_rebuild(
+    small_library: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    """Catalogs written before keyword terms were kept are tokenized once, not at every rebuild.
+
+    The old state is made by clearing the column (no older McDewey is at hand to write it)."""
+    import sqlite3
+
+    index, _ = ingest(small_library, tmp_path / "data", embedder)
+    with sqlite3.connect(tmp_path / "data" / "catalog.sqlite3") as conn:
+        stored = dict(conn.execute("SELECT chunk_id, terms FROM chunks"))
+        conn.execute("UPDATE chunks SET terms = NULL")
+    notes = small_library / "acme/2.0/release-notes/notes.txt"
+    notes.write_text(notes.read_text() + "\fSupport\n\nAsk the vendor.\n")  # a change: the keyword index is rebuilt
+    _, report = ingest(small_library, tmp_path / "data", embedder)
+    assert report.updated == ["acme/2.0/release-notes/notes.txt"]
+    with sqlite3.connect(tmp_path / "data" / "catalog.sqlite3") as conn:
+        now = dict(conn.execute("SELECT chunk_id, terms FROM chunks"))
+    assert all(now.values())
+    assert {cid: t for cid, t in now.items() if cid in stored and "notes" not in cid} == {
+        cid: t for cid, t in stored.items() if "notes" not in cid}
+    assert Retriever(index).search("UmssMtaBadMail", 3, mode="keyword")[0].product == "acme"
+
+
 def test_touching_one_file_reembeds_only_it_and_deletions_remove_chunks(
     small_library: Path, tmp_path: Path, embedder: Embedder
 ) -> None:
