@@ -39,6 +39,16 @@ def embedder() -> object:
 
 
 @pytest.fixture(scope="session")
+def embedded() -> object:
+    """The real embedded LLM (SmolLM2-135M in llama.cpp, one thread), loaded once for the session."""
+    from assistant.llm import EmbeddedLLM
+
+    llm = EmbeddedLLM(threads=1, timeout=120)
+    llm.load()
+    return llm
+
+
+@pytest.fixture(scope="session")
 def indexed(library: Path, tmp_path_factory: pytest.TempPathFactory, embedder: object) -> Iterator[Path]:
     """A data directory holding the session library's index (embedded Chroma)."""
     from indexing.index import Index

@@ -2,16 +2,19 @@
 
 Loaded through `pytest_plugins = ["fixtures_server"]` in conftest; tests ask for fixtures by name:
 `server_url` (the session's server over the `service` fixture) and `start_server` (a factory for
-extra servers with other settings, e.g. an API token, stopped at the end of the session).
+extra servers with other settings, e.g. an API token, stopped at the end of the session). `raw_get`
+sends a path exactly as written, for traversal probes.
 """
 
 from __future__ import annotations
 
+import http.client
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 import pytest
@@ -19,6 +22,19 @@ import uvicorn
 
 StartServer = Callable[..., str]
 STARTUP_SECONDS = 30.0
+
+
+def raw_get(base_url: str, raw_path: str) -> tuple[int, str]:
+    """GET a path byte for byte (httpx would normalise it first)."""
+    url = urlparse(base_url)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
+    try:
+        conn.putrequest("GET", raw_path, skip_accept_encoding=True)
+        conn.endheaders()
+        response = conn.getresponse()
+        return response.status, response.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
 
 
 class _Server:

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlparse
 
 import httpx
 import pytest
+from fixtures_server import raw_get
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult, TextContent
@@ -66,19 +67,6 @@ def test_serving_beyond_loopback_without_a_token_warns_at_startup(
 
 # --- paths that try to leave the library ----------------------------------------------------------
 CANARY = "CANARY-OUTSIDE-THE-LIBRARY-7f3a"
-
-
-def raw_get(base_url: str, raw_path: str) -> tuple[int, str]:
-    """GET a path byte for byte (httpx would normalise it first)."""
-    url = urlparse(base_url)
-    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
-    try:
-        conn.putrequest("GET", raw_path, skip_accept_encoding=True)
-        conn.endheaders()
-        response = conn.getresponse()
-        return response.status, response.read().decode("utf-8", "replace")
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="module")

@@ -369,13 +369,6 @@ def test_astream_answer_yields_retrieved_deltas_then_final() -> None:
 # --- the real embedded model ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def embedded() -> EmbeddedLLM:
-    llm = EmbeddedLLM(threads=1, timeout=120)
-    llm.load()
-    return llm
-
-
 @pytest.mark.slow
 def test_embedded_model_answers_from_a_small_context_and_cites_it(embedded: EmbeddedLLM) -> None:
     search = KeywordSearch(LIBRARY)

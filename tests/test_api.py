@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import http.client
 import os
 import shutil
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
 import httpx
 import pytest
+from fixtures_server import raw_get
 
 
 def get(server_url: str, path: str, **params: Any) -> httpx.Response:
     return httpx.get(f"{server_url}{path}", params=params, timeout=60)
-
-
-def raw_get(base_url: str, raw_path: str) -> int:
-    """GET a path byte for byte: httpx would normalise '../' away before sending it."""
-    url = urlparse(base_url)
-    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
-    try:
-        conn.putrequest("GET", raw_path, skip_accept_encoding=True)
-        conn.endheaders()
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    finally:
-        conn.close()
 
 
 def search(server_url: str, q: str, **params: Any) -> list[dict[str, Any]]:
@@ -205,12 +191,12 @@ TRAVERSALS = [
 
 
 def test_library_file_is_served(server_url: str) -> None:
-    assert raw_get(server_url, "/files/acme/2.0/admin-guide/admin.html") == 200
+    assert raw_get(server_url, "/files/acme/2.0/admin-guide/admin.html")[0] == 200
 
 
 @pytest.mark.parametrize("path", TRAVERSALS)
 def test_traversal_probes_are_404(server_url: str, path: str) -> None:
-    assert raw_get(server_url, path) == 404
+    assert raw_get(server_url, path)[0] == 404
 
 
 @pytest.fixture(scope="module")
@@ -235,8 +221,8 @@ def test_symlinks_out_of_the_library_are_404(
     root, _ = linked_library
     svc = LibraryService(Settings(library=root, data=service.settings.data, llm="none"), service.index)
     url = start_server(svc)
-    assert raw_get(url, "/files/acme/2.0/admin-guide/leak.txt") == 404
-    assert raw_get(url, "/files/acme/2.0/admin-guide/up/secret.txt") == 404
+    assert raw_get(url, "/files/acme/2.0/admin-guide/leak.txt")[0] == 404
+    assert raw_get(url, "/files/acme/2.0/admin-guide/up/secret.txt")[0] == 404
     response = httpx.get(f"{url}/files/acme/inside.html", timeout=30)  # a link that stays inside is fine
     assert response.status_code == 200 and "UmssMtaBadMail" in response.text
     assert "TOP-SECRET" not in httpx.get(f"{url}/files/acme/2.0/admin-guide/leak.txt", timeout=30).text

@@ -113,13 +113,6 @@ def test_a_different_model_file_is_refused(tmp_path: Path) -> None:
 # --- the embedded model, for real -----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def embedded() -> EmbeddedLLM:
-    llm = EmbeddedLLM(threads=1, timeout=120)
-    llm.load()
-    return llm
-
-
 @pytest.mark.slow
 def test_embedded_streams_text_deltas(embedded: EmbeddedLLM) -> None:
     deltas = list(embedded.stream(QUESTION, max_tokens=12))
