@@ -3,7 +3,7 @@
 Loaded through `pytest_plugins = ["fixtures_server"]` in conftest; tests ask for fixtures by name:
 `server_url` (the session's server over the `service` fixture) and `start_server` (a factory for
 extra servers with other settings, e.g. an API token, stopped at the end of the session). `raw_get`
-sends a path exactly as written, for traversal probes.
+sends a path exactly as written, for traversal probes; `mcp_session` opens the official MCP client.
 """
 
 from __future__ import annotations
@@ -12,16 +12,32 @@ import http.client
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlparse
 
 import httpx
 import pytest
 import uvicorn
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
 
 StartServer = Callable[..., str]
 STARTUP_SECONDS = 30.0
+
+
+@asynccontextmanager
+async def mcp_session(base_url: str, token: str | None = None) -> AsyncIterator[ClientSession]:
+    """An initialized session of the official MCP client on the server's /mcp."""
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    async with (
+        httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(30, read=120)) as http,
+        streamable_http_client(f"{base_url}/mcp", http_client=http) as (read, write, _),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        yield session
 
 
 def raw_get(base_url: str, raw_path: str) -> tuple[int, str]:

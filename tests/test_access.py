@@ -16,9 +16,7 @@ from urllib.parse import quote, urlparse
 
 import httpx
 import pytest
-from fixtures_server import raw_get
-from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
+from fixtures_server import mcp_session, raw_get
 from mcp.types import CallToolResult, TextContent
 
 from assistant import cli, server
@@ -185,12 +183,7 @@ def test_error_pages_escape_what_the_caller_sent(hostile_url: str, path: str, pa
 
 # --- MCP tool arguments ---------------------------------------------------------------------------
 async def call(base_url: str, tool: str, arguments: dict[str, Any]) -> CallToolResult:
-    async with (
-        httpx.AsyncClient(timeout=httpx.Timeout(30, read=120)) as http,
-        streamable_http_client(f"{base_url}/mcp", http_client=http) as (read, write, _),
-        ClientSession(read, write) as session,
-    ):
-        await session.initialize()
+    async with mcp_session(base_url) as session:
         result = await session.call_tool(tool, arguments)
         listing = await session.call_tool("list_library", {})  # the session survives the bad call
         assert not listing.isError

@@ -67,91 +67,89 @@ def context_link(answer: Any, n: int = 1) -> Any:
         "a", has_text="in context").first
 
 
+@pytest.fixture
+def context(browser: Any) -> Iterator[Any]:
+    """A fresh browser context (own cookies and tabs) at a desktop size, closed after the test."""
+    ctx = browser.new_context(viewport={"width": 1200, "height": 900})
+    yield ctx
+    ctx.close()
+
+
+def open_cited_passage(context: Any, link: Any, chunk_id: str) -> tuple[Any, Any]:
+    """Follow a source's doc-context link (Chainlit opens it in a new tab): that tab and the cited passage,
+    which must be highlighted."""
+    with context.expect_page() as opened:
+        link.click()
+    doc = opened.value
+    doc.wait_for_load_state()
+    target = doc.locator(f"#{chunk_anchor(chunk_id)}")
+    assert "highlighted" in (target.get_attribute("class") or "").split()
+    return doc, target
+
+
 # --- the session's server -------------------------------------------------------------------------
 
 
 @pytest.mark.browser
-def test_chat_answer_cites_opens_the_passage_and_follows_up(chat_url: str, browser: Any) -> None:
+def test_chat_answer_cites_opens_the_passage_and_follows_up(chat_url: str, context: Any) -> None:
     expected = httpx.post(f"{chat_url}/api/ask", json={"question": QUESTION}, timeout=120).json()["citations"][0]
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()
-    try:
-        open_chat(page, chat_url)
-        answer = ask(page, QUESTION)
-        body = answer.inner_text()
-        assert "UmssMtaBadMail" in body and "Acme Router 2.0 Administration" in body
-        marker = answer.locator(".element-link", has_text="[1]").first  # [1] in the text links its chunk
-        assert marker.is_visible()
+    open_chat(page, chat_url)
+    answer = ask(page, QUESTION)
+    body = answer.inner_text()
+    assert "UmssMtaBadMail" in body and "Acme Router 2.0 Administration" in body
+    marker = answer.locator(".element-link", has_text="[1]").first  # [1] in the text links its chunk
+    assert marker.is_visible()
 
-        marker.click()  # the cited chunk's text in the side panel
-        side = page.locator("#side-view-content")
-        side.locator("text=purge_badmail_days").wait_for(timeout=WAIT_MS)
-        assert "UmssMtaBadMail folder holds messages" in side.inner_text()
+    marker.click()  # the cited chunk's text in the side panel
+    side = page.locator("#side-view-content")
+    side.locator("text=purge_badmail_days").wait_for(timeout=WAIT_MS)
+    assert "UmssMtaBadMail folder holds messages" in side.inner_text()
 
-        link = context_link(answer)
-        href = link.get_attribute("href")
-        assert href == expected["url"].removeprefix(chat_url)  # the same link REST hands out, root-relative
-        with context.expect_page() as opened:  # Chainlit opens links in a new tab
-            link.click()
-        doc = opened.value
-        doc.wait_for_load_state()
-        assert re.search(r"/docs/acme/2\.0/admin-guide/admin\.html\?chunk=.*#chunk-", doc.url), doc.url
-        target = doc.locator(f"#{chunk_anchor(expected['chunk_id'])}")
-        assert "highlighted" in (target.get_attribute("class") or "").split()
-        assert "UmssMtaBadMail" in target.inner_text()
-        doc.close()
+    link = context_link(answer)
+    href = link.get_attribute("href")
+    assert href == expected["url"].removeprefix(chat_url)  # the same link REST hands out, root-relative
+    doc, target = open_cited_passage(context, link, expected["chunk_id"])
+    assert re.search(r"/docs/acme/2\.0/admin-guide/admin\.html\?chunk=.*#chunk-", doc.url), doc.url
+    assert "UmssMtaBadMail" in target.inner_text()
+    doc.close()
 
-        follow_up = ask(page, "And in 1.6?")  # the conversation carries the subject over
-        assert "/docs/acme/1.6/admin-guide/" in (context_link(follow_up).get_attribute("href") or "")
-        assert "UmssMtaBadMail" in follow_up.inner_text()
-    finally:
-        context.close()
+    follow_up = ask(page, "And in 1.6?")  # the conversation carries the subject over
+    assert "/docs/acme/1.6/admin-guide/" in (context_link(follow_up).get_attribute("href") or "")
+    assert "UmssMtaBadMail" in follow_up.inner_text()
 
 
 @pytest.mark.browser
-def test_chat_cites_the_page_of_a_paged_document_and_escapes_its_text(chat_url: str, browser: Any) -> None:
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
+def test_chat_cites_the_page_of_a_paged_document_and_escapes_its_text(chat_url: str, context: Any) -> None:
     page = context.new_page()
-    try:
-        open_chat(page, chat_url)
-        answer = ask(page, PAGED_QUESTION)
-        body = answer.inner_text()
-        assert "<!-- page N -->" in body  # document text shown literally, not as (hidden) HTML
-        assert "p. 4" in body and "original file, p. 4" in body
-        link = context_link(answer)
-        href = link.get_attribute("href") or ""
-        assert href.startswith("/docs/mcdewey/1.0/user-guide/user-guide.md?page=4&chunk=")
-        with context.expect_page() as opened:
-            link.click()
-        doc = opened.value
-        doc.wait_for_load_state()
-        found = re.search(r"chunk=([^&#]+)", href)
-        assert found is not None
-        target = doc.locator(f"#{chunk_anchor(unquote(found.group(1)))}")
-        assert "highlighted" in (target.get_attribute("class") or "").split()
-        header = target.locator("xpath=ancestor::section[1]/h2[contains(@class, 'page-header')]")
-        assert header.inner_text().strip() == "Page 4"
-        doc.close()
-    finally:
-        context.close()
+    open_chat(page, chat_url)
+    answer = ask(page, PAGED_QUESTION)
+    body = answer.inner_text()
+    assert "<!-- page N -->" in body  # document text shown literally, not as (hidden) HTML
+    assert "p. 4" in body and "original file, p. 4" in body
+    link = context_link(answer)
+    href = link.get_attribute("href") or ""
+    assert href.startswith("/docs/mcdewey/1.0/user-guide/user-guide.md?page=4&chunk=")
+    found = re.search(r"chunk=([^&#]+)", href)
+    assert found is not None
+    doc, target = open_cited_passage(context, link, unquote(found.group(1)))
+    header = target.locator("xpath=ancestor::section[1]/h2[contains(@class, 'page-header')]")
+    assert header.inner_text().strip() == "Page 4"
+    doc.close()
 
 
 @pytest.mark.browser
-def test_chat_settings_filter_the_product_and_version(chat_url: str, browser: Any) -> None:
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
+def test_chat_settings_filter_the_product_and_version(chat_url: str, context: Any) -> None:
     page = context.new_page()
-    try:
-        open_chat(page, chat_url)
-        page.click("#chat-settings-open-modal")
-        page.click("#product")
-        page.get_by_role("option", name="acme", exact=True).click()
-        page.click("#version")
-        page.get_by_role("option", name="1.6", exact=True).click()
-        page.get_by_role("button", name="Confirm").click()
-        answer = ask(page, "Which folder holds messages the transfer agent could not deliver?")
-        assert "/docs/acme/1.6/" in (context_link(answer).get_attribute("href") or "")
-    finally:
-        context.close()
+    open_chat(page, chat_url)
+    page.click("#chat-settings-open-modal")
+    page.click("#product")
+    page.get_by_role("option", name="acme", exact=True).click()
+    page.click("#version")
+    page.get_by_role("option", name="1.6", exact=True).click()
+    page.get_by_role("button", name="Confirm").click()
+    answer = ask(page, "Which folder holds messages the transfer agent could not deliver?")
+    assert "/docs/acme/1.6/" in (context_link(answer).get_attribute("href") or "")
 
 
 # --- a server with a token (its own process) ------------------------------------------------------
@@ -249,45 +247,41 @@ def test_chat_without_login_does_not_answer(token_server: str) -> None:
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_chat_login_then_a_streamed_answer_with_sources(token_server: str, browser: Any) -> None:
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
+def test_chat_login_then_a_streamed_answer_with_sources(token_server: str, context: Any) -> None:
     page = context.new_page()
-    try:
-        page.goto(f"{token_server}/chat")
-        password = page.locator('input[type="password"]')
-        password.wait_for(timeout=WAIT_MS)
-        assert page.locator("#chat-input").count() == 0  # no chat before the login
+    page.goto(f"{token_server}/chat")
+    password = page.locator('input[type="password"]')
+    password.wait_for(timeout=WAIT_MS)
+    assert page.locator("#chat-input").count() == 0  # no chat before the login
 
-        page.locator("input:not([type=password])").first.fill("ana")
-        password.fill("wrong")
-        page.get_by_role("button", name="Sign In").click()
-        page.wait_for_timeout(1000)
-        assert page.locator("#chat-input").count() == 0
+    page.locator("input:not([type=password])").first.fill("ana")
+    password.fill("wrong")
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_timeout(1000)
+    assert page.locator("#chat-input").count() == 0
 
-        password.fill(TOKEN)
-        page.get_by_role("button", name="Sign In").click()
-        page.wait_for_selector("#chat-input", timeout=WAIT_MS)
-        page.locator(ANSWER, has_text="This library holds").wait_for(timeout=WAIT_MS)
+    password.fill(TOKEN)
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_selector("#chat-input", timeout=WAIT_MS)
+    page.locator(ANSWER, has_text="This library holds").wait_for(timeout=WAIT_MS)
 
-        page.locator("#chat-input").press_sequentially(QUESTION)
-        page.click("#chat-submit")
-        # While the model writes, the message grows without its sources; then the final answer replaces it.
-        answer = page.locator(ANSWER).nth(1)
-        answer.wait_for(timeout=MODEL_WAIT_MS)
-        partial: set[str] = set()
-        deadline = time.monotonic() + MODEL_WAIT_MS / 1000
-        while time.monotonic() < deadline:
-            text = answer.inner_text()
-            if "Sources" in text:
-                break
-            if text.strip():
-                partial.add(text.strip())
-            page.wait_for_timeout(100)
-        final = answer.inner_text()
-        assert "Sources" in final, final
-        assert len(partial) >= 2, partial  # it streamed: several growing drafts before the final answer
-        assert any(re.search(r"\w \w", p) for p in partial), partial  # tokens joined with their spaces
-        assert answer.locator(".element-link", has_text="[1]").count() >= 1
-        assert "/docs/acme/2.0/admin-guide/admin.html" in (context_link(answer).get_attribute("href") or "")
-    finally:
-        context.close()
+    page.locator("#chat-input").press_sequentially(QUESTION)
+    page.click("#chat-submit")
+    # While the model writes, the message grows without its sources; then the final answer replaces it.
+    answer = page.locator(ANSWER).nth(1)
+    answer.wait_for(timeout=MODEL_WAIT_MS)
+    partial: set[str] = set()
+    deadline = time.monotonic() + MODEL_WAIT_MS / 1000
+    while time.monotonic() < deadline:
+        text = answer.inner_text()
+        if "Sources" in text:
+            break
+        if text.strip():
+            partial.add(text.strip())
+        page.wait_for_timeout(100)
+    final = answer.inner_text()
+    assert "Sources" in final, final
+    assert len(partial) >= 2, partial  # it streamed: several growing drafts before the final answer
+    assert any(re.search(r"\w \w", p) for p in partial), partial  # tokens joined with their spaces
+    assert answer.locator(".element-link", has_text="[1]").count() >= 1
+    assert "/docs/acme/2.0/admin-guide/admin.html" in (context_link(answer).get_attribute("href") or "")

@@ -11,7 +11,6 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,7 @@ import httpx
 import numpy as np
 import pytest
 from chroma_server import ChromaServer, free_port, wait_for
-from fixtures_server import _Server
-from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
+from fixtures_server import _Server, mcp_session
 from mcp.types import TextContent
 
 from indexing.embedder import Embedder
@@ -190,17 +187,6 @@ def chroma(tmp_path: Path) -> Iterator[ChromaServer]:
     server.start()
     yield server
     server.stop()
-
-
-@asynccontextmanager
-async def mcp_session(base_url: str) -> Any:
-    async with (
-        httpx.AsyncClient(timeout=httpx.Timeout(30, read=120)) as http,
-        streamable_http_client(f"{base_url}/mcp", http_client=http) as (read, write, _),
-        ClientSession(read, write) as session,
-    ):
-        await session.initialize()
-        yield session
 
 
 def tool_text(result: Any) -> str:

@@ -5,31 +5,16 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pytest
-from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
+from fixtures_server import mcp_session
 from mcp.types import CallToolResult, TextContent
 
 TOOLS = {"search_docs", "get_chunk", "get_context", "list_library"}
 INSPECTOR = "@modelcontextprotocol/inspector@0.15.0"  # the last release that runs on Node 20
-
-
-@asynccontextmanager
-async def mcp_session(base_url: str, token: str | None = None) -> AsyncIterator[ClientSession]:
-    headers = {"Authorization": f"Bearer {token}"} if token else None
-    async with (
-        httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(30, read=120)) as http,
-        streamable_http_client(f"{base_url}/mcp", http_client=http) as (read, write, _),
-        ClientSession(read, write) as session,
-    ):
-        await session.initialize()
-        yield session
 
 
 def structured(result: CallToolResult) -> Any:
