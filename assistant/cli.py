@@ -87,7 +87,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         "added": len(report.added), "updated": len(report.updated), "removed": len(report.removed),
         "unchanged": report.unchanged, "skipped": len(report.skipped), "failed": len(report.failed),
         "warned": len(report.warnings), "partial": sum(p.partial for p in report.warnings),
-        "repaired": report.repaired, "chunks_added": report.chunks_added, "chunks_total": report.chunks_total,
+        "repaired": report.repaired, "chunks_added": report.chunks_added,
+        "chunks_embedded": report.chunks_embedded, "chunks_total": report.chunks_total,
         "seconds": round(report.seconds, 2),
     }
     if args.json:

@@ -1,8 +1,11 @@
 """Library files → loaders → chunks → embeddings → Chroma + catalog + keyword index.
 
-Incremental: a file is re-embedded only when its content changed; chunks of deleted files are
-removed. Each file is committed to the catalog only after its vectors are in Chroma, and every run
-ends by reconciling Chroma with the catalog, so a run killed at any point is repaired by the next.
+Incremental: a file is re-read only when its content changed; chunks of deleted files are
+removed. Within a re-read file only the chunks whose embedded text changed are embedded again: the
+others keep the vector already in Chroma, so an edited page, or a new pipeline version that changes a
+few headings, costs the chunks it changed and not the whole library. Each file is committed to the
+catalog only after its vectors are in Chroma, and every run ends by reconciling Chroma with the
+catalog, so a run killed at any point is repaired by the next.
 The keyword index is rebuilt from the catalog at the end of a run; a run that changed the catalog
 but died before publishing it leaves a mark (`keyword_stale`) that makes the next run rebuild it.
 
@@ -25,18 +28,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from indexing.catalog import FileRecord
 from indexing.chunk import Chunk, make_chunk_id
 from indexing.chunker import Chunker
 from indexing.document import LoaderError
+from indexing.embedder import DIMENSIONS
 from indexing.index import GENERATION_KEY, Index
 from indexing.keyword import KeywordIndex, keyword_text
 from indexing.library import SourceFile, file_digest, scan_library
 from indexing.loaders import load_file
 from indexing.tokens import tokenize
 
-# Bump when chunking or the embedded text changes: every file is then re-embedded once.
-PIPELINE_VERSION = "1"
+# Bump when loading, chunking or the embedded text changes: every file is then read again once (only
+# chunks whose embedded text changed are embedded again). 2: headings of admonitions (HTML "Note",
+# "Warning" boxes) no longer replace the section title in the heading trail.
+PIPELINE_VERSION = "2"
 EMBED_BATCH_CHUNKS = 256
 DEFAULT_MAX_FILE_CHUNKS = 10_000
 """Chunks kept per file (`mcdewey ingest --max-file-chunks`). The largest manual of the shared corpus
@@ -83,6 +91,7 @@ class IngestReport:
     failed: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     chunks_added: int = 0
+    chunks_embedded: int = 0
     chunks_total: int = 0
     repaired: int = 0
     seconds: float = 0.0
@@ -147,6 +156,9 @@ class Ingester:
         self.chunker = chunker or Chunker(index.embedder.count_tokens)
         self.progress = progress or (lambda stage, done, total: None)
         self.max_file_chunks = max_file_chunks
+        # Whether vectors in the index may stand for unchanged chunks (not after `--force`, not when
+        # the embedding model changed); set by `run`.
+        self._reuse = True
 
     def prepare(self, sf: SourceFile, digest: str, size: int, mtime_ns: int) -> Prepared:
         """Parse and chunk one file (runs in a worker thread while the main thread embeds)."""
@@ -202,10 +214,13 @@ class Ingester:
             self.index.store.heartbeat()  # an unreachable Chroma fails the run now, not after parsing
             pipeline = f"{PIPELINE_VERSION}/{self.index.embedder.name}"
             known = catalog.files()
+            self._reuse = not force
+            previous = catalog.get_meta("pipeline")
             if not known:  # nothing to re-embed: a run killed now resumes instead of starting over
                 catalog.set_meta("pipeline", pipeline)
-            elif catalog.get_meta("pipeline") != pipeline:
+            elif previous != pipeline:
                 force = True
+                self._reuse &= (previous or "").partition("/")[2] == self.index.embedder.name
             scan = scan_library(library)
             report.skipped = [Problem(s.source, s.reason) for s in scan.skipped]
             report.failed = [Problem(s.source, s.reason) for s in scan.failed]
@@ -312,9 +327,33 @@ class Ingester:
             self._commit(batch, known, report)
         self.progress("embedding", total, total)
 
-    def _commit(self, batch: list[Prepared], known: dict[str, FileRecord], report: IngestReport) -> None:
+    def _indexed_vectors(self, source: str) -> dict[str, np.ndarray]:
+        """The vectors this file's chunks have in the index now, by the text they embed."""
+        old = self.index.catalog.get(self.index.catalog.chunk_ids(source))
+        stored = self.index.store.vectors(list(old))
+        return {embed_text(chunk): stored[cid] for cid, chunk in old.items() if cid in stored}
+
+    def _vectors(self, batch: list[Prepared], known: dict[str, FileRecord], report: IngestReport) -> np.ndarray:
+        """Vectors for every chunk of the batch: reused where the embedded text is unchanged."""
         texts = [t for p in batch for t in p.embed_texts]
-        vectors = self.index.embedder.encode(texts)
+        vectors = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        todo: list[int] = []
+        offset = 0
+        for p in batch:
+            indexed = self._indexed_vectors(p.file.source) if self._reuse and p.file.source in known else {}
+            for i, text in enumerate(p.embed_texts, start=offset):
+                if text in indexed:
+                    vectors[i] = indexed[text]
+                else:
+                    todo.append(i)
+            offset += len(p.embed_texts)
+        if todo:
+            vectors[todo] = self.index.embedder.encode([texts[i] for i in todo])
+        report.chunks_embedded += len(todo)
+        return vectors
+
+    def _commit(self, batch: list[Prepared], known: dict[str, FileRecord], report: IngestReport) -> None:
+        vectors = self._vectors(batch, known, report)
         offset = 0
         for p in batch:
             n = len(p.chunks)

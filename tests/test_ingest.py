@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from chroma_server import ChromaServer
 from library_factory import build_library
@@ -105,6 +106,48 @@ def test_touching_one_file_reembeds_only_it_and_deletions_remove_chunks(
     assert not [c for c in index.store.all_ids() if c.startswith("acme::1.6")]
     assert not [c for c in index.catalog.chunk_ids() if c.startswith("acme::1.6")]
     assert not [c for c in index.keyword.ids if c.startswith("acme::1.6")]
+
+
+def test_an_edit_or_a_new_pipeline_version_embeds_only_the_chunks_that_changed(
+    small_library: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    """A loader fix (new PIPELINE_VERSION) re-reads every file; chunks whose embedded text is the same
+    keep their vectors. The old pipeline's output is made by editing one stored heading (no older
+    McDewey is at hand to write it)."""
+    import sqlite3
+
+    from indexing.ingest import PIPELINE_VERSION
+
+    index, first = ingest(small_library, tmp_path / "data", embedder)
+    assert first.chunks_embedded == first.chunks_added == first.chunks_total
+    before = index.store.vectors(index.catalog.chunk_ids())
+    target = "acme::2.0::admin-guide::admin::1"
+    with sqlite3.connect(tmp_path / "data" / "catalog.sqlite3") as conn:
+        conn.execute("UPDATE chunks SET heading = '[\"Note\"]' WHERE chunk_id = ?", (target,))
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'pipeline'", (f"0/{embedder.name}",))
+    _, report = ingest(small_library, tmp_path / "data", embedder)
+    assert sorted(report.updated) == sorted(first.added)  # every file read again …
+    assert report.chunks_embedded == 1  # … one chunk embedded again
+    assert index.catalog.get_meta("pipeline") == f"{PIPELINE_VERSION}/{embedder.name}"
+    assert index.catalog.get([target])[target].heading != ["Note"]
+    after = index.store.vectors(index.catalog.chunk_ids())
+    assert after.keys() == before.keys()
+    assert all(np.allclose(after[c], before[c], atol=1e-5) for c in before)
+
+    # An edit to one file: only its changed chunks are embedded.
+    notes = small_library / "acme/2.0/release-notes/notes.txt"
+    notes.write_text(notes.read_text() + "\fAppendix\n\nThe frobnicator setting is new in this release.\n")
+    _, report = ingest(small_library, tmp_path / "data", embedder)
+    assert report.updated == ["acme/2.0/release-notes/notes.txt"]
+    assert 1 <= report.chunks_embedded < report.chunks_added
+
+    # Another embedding model, or --force: nothing is reused.
+    with sqlite3.connect(tmp_path / "data" / "catalog.sqlite3") as conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'pipeline'", (f"{PIPELINE_VERSION}/other-model",))
+    _, report = ingest(small_library, tmp_path / "data", embedder)
+    assert report.chunks_embedded == report.chunks_total
+    forced = Ingester(index).run(small_library, force=True)
+    assert forced.chunks_embedded == forced.chunks_total
 
 
 def test_a_corrupt_pdf_is_reported_and_the_rest_still_indexes(

@@ -299,6 +299,21 @@ def test_html_heading_trail_pre_and_definition_lists(tmp_path: Path) -> None:
     assert {b.page for b in doc.blocks} == {None}
 
 
+def test_html_admonition_label_stays_out_of_the_heading_trail(tmp_path: Path) -> None:
+    """DocBook boxes (`<div class="note"><h3>Note</h3>`) sit inside a section whose title is an h3 too:
+    as a heading the label would replace that title for the rest of the section."""
+    page = """<html><body><h2>20.6. Replication</h2><h3>20.6.1. Sending Servers</h3>
+<div class="note"><h3 class="title">Note</h3><p>Slots keep WAL until it is consumed.</p></div>
+<p>max_slot_wal_keep_size limits the WAL kept for slots.</p>
+<h3>20.6.2. Primary Server</h3><p>synchronous_standby_names lists standbys.</p></body></html>"""
+    doc = load_file(write(tmp_path, "replication.html", page))
+    after = block_with(doc, "max_slot_wal_keep_size")
+    assert after.heading == ["20.6. Replication", "20.6.1. Sending Servers"]
+    assert block_with(doc, "Slots keep WAL").heading == ["20.6. Replication", "20.6.1. Sending Servers"]
+    assert "Note" in all_text(doc)  # the label is still text
+    assert block_with(doc, "synchronous_standby_names").heading == ["20.6. Replication", "20.6.2. Primary Server"]
+
+
 def test_html_decodes_legacy_encodings(tmp_path: Path) -> None:
     declared = '<html><head><meta charset="iso-8859-1"><title>Caf\xe9</title></head><body><p>na\xefve \u201cq\u201d</p>'
     doc = load_file(write(tmp_path, "latin.html", declared.encode("cp1252")))
@@ -447,3 +462,5 @@ def test_corpus_postgresql_page_has_no_navigation() -> None:
     assert not [t for t in texts if t in ("Prev", "Next", "Up", "Home") or "Prev Up" in t or "Home Next" in t]
     assert texts[:2] == ["CREATE TABLE", "CREATE TABLE \u2014 define a new table"]
     assert block_with(doc, "TEMPORARY or TEMP").heading == ["Parameters"]
+    # A "Note" box's label does not become the section of what follows it.
+    assert not [b for b in doc.blocks if b.heading[-1:] in (["Note"], ["Tip"], ["Caution"], ["Warning"])]

@@ -5,6 +5,9 @@ Sphinx's sidebar, "related" bar, breadcrumbs, footer buttons and search box (BIN
 anything with role="navigation"/"search", and hidden elements. When the page marks its main content
 (role="main", <main>, itemprop="articleBody") only that is read. `<pre>` keeps its line breaks;
 list items and table rows are gathered into runs; a `<dt>` term is kept with its description.
+A heading inside an admonition (DocBook's `<div class="note"><h3>Note</h3>`, 1,280 chunks of the
+shared corpus) is the box's label, not a section: it stays in the text and out of the heading trail,
+where it would replace the title of the section the box sits in.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ _BLOCK_TAGS = {
     "summary", "fieldset", "legend", "hr", "body", "html", "header", "hgroup", "menu", "li", "dt", "tr",
 }
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
+_ADMONITION_CLASSES = {
+    "note", "warning", "tip", "caution", "important", "admonition", "attention", "danger", "hint", "error",
+}
 _RUN_KINDS = {"li", "row"}
 _RUN_CHARS = 1200
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
@@ -183,9 +189,14 @@ class _Builder:
             self._emit(self._release_terms(), "p")
 
 
+def _is_admonition(el: etree._Element, tag: str) -> bool:
+    return tag in ("div", "aside") and bool(set((el.get("class") or "").split()) & _ADMONITION_CLASSES)
+
+
 def _walk(content: etree._Element, builder: _Builder) -> None:
     """Iterative walk (no recursion limit on deeply nested pages) over start/end events."""
     inside_pre: etree._Element | None = None
+    admonitions: list[etree._Element] = []  # open admonition boxes, innermost last
     for event, el in etree.iterwalk(content, events=("start", "end", "comment", "pi")):
         if inside_pre is not None:
             if event == "end" and el is inside_pre:
@@ -201,6 +212,8 @@ def _walk(content: etree._Element, builder: _Builder) -> None:
                 builder.pre("".join(el.itertext()))
                 inside_pre = el
                 continue
+            if _is_admonition(el, tag):
+                admonitions.append(el)
             if tag in _HEADINGS or tag in _BLOCK_TAGS:
                 builder.flush()
             elif tag in ("td", "th") and builder.buffer:
@@ -209,8 +222,13 @@ def _walk(content: etree._Element, builder: _Builder) -> None:
                 builder.buffer.append(_LINE_BREAK)
             builder.add(el.text)
             continue
+        if admonitions and el is admonitions[-1]:
+            admonitions.pop()
         if tag in _HEADINGS:
-            builder.heading(_HEADINGS[tag])
+            if admonitions:
+                builder.flush()  # the box's label ("Note"): text, not a section
+            else:
+                builder.heading(_HEADINGS[tag])
         elif tag in ("li", "dt"):
             builder.flush(tag)
         elif tag == "tr":
