@@ -14,8 +14,11 @@ Design choices, and why:
 - Citations are attributed in code: each answer sentence is tied to the chunk(s) whose words support
   it; the model's [n] markers are only hints, markers naming nothing are dropped, and citations are
   renumbered in the order they are first cited. A sentence no passage supports is DROPPED (listed in
-  `AnswerResult.dropped`), as is one whose numbers or identifiers appear in no passage. When nothing
-  survives, the answer falls back to the passages' own best sentences, cited.
+  `AnswerResult.dropped`), as is one whose numbers or identifiers appear in no passage, one that loops
+  on itself ("X is the default family of Y, which is the default family of Y"), a question the model
+  asks itself, and a closing "use the following command:" whose sequel was dropped; a sentence that
+  says again what a kept one said is left out. When nothing survives, the answer falls back to the
+  passages' own best sentences, cited.
 - Token deltas are streamed as the model writes them (`Delta` events) and are provisional; the
   final `AnswerResult.answer` is the checked text a UI should show once `Final` arrives.
 """
@@ -528,6 +531,29 @@ def _support(sentence_terms: set[str], facts: set[str], chunk_terms: set[str], c
     return len(shared) / len(sentence_terms)
 
 
+LOOP_WORDS = 5  # a run of this many words said twice in one sentence is a small model looping
+
+
+def loops(sentence: str) -> bool:
+    """True when the sentence repeats a run of LOOP_WORDS words (of at least three different words)."""
+    words = tokens(sentence)
+    seen: set[tuple[str, ...]] = set()
+    for i in range(len(words) - LOOP_WORDS + 1):
+        run = tuple(words[i : i + LOOP_WORDS])
+        if run in seen and len(set(run)) >= 3:
+            return True
+        seen.add(run)
+    return False
+
+
+def restates(sentence_terms: set[str], facts: set[str], earlier: Iterable[set[str]], share: float = 0.8) -> bool:
+    """True when an earlier sentence already holds (nearly) all of this sentence's content terms and
+    every number or identifier it names (one that changes a number contradicts, it does not repeat)."""
+    return bool(sentence_terms) and any(
+        len(sentence_terms & e) >= share * len(sentence_terms) and facts <= e for e in earlier
+    )
+
+
 def attribute(
     text: str,
     context: Sequence[Chunk],
@@ -540,7 +566,9 @@ def attribute(
     """Tie each sentence of `text` to the context chunks that support it; renumber; drop the rest.
 
     `context[i]` is what the model saw as [i+1]. A marker is a hint that lowers the bar for the chunk
-    it names; a marker naming no chunk is ignored. Repeated sentences (small models loop) are dropped.
+    it names; a marker naming no chunk is ignored. Small models loop and wander: a sentence that
+    repeats itself or asks a question is dropped, one that restates a kept sentence is left out, and
+    so is a closing lead-in ("use the following command:") whose sequel did not survive.
     """
     for label in labels:  # small models echo the passage headers back
         text = text.replace(f"{label}:", " ").replace(label, " ")
@@ -548,21 +576,26 @@ def attribute(
     evidence = [_evidence_text(c.text) for c in context]
     chunk_terms = [terms(t) for t in evidence]
     chunk_texts = [t.lower() for t in evidence]
-    order: dict[str, int] = {}
-    cited: list[Chunk] = []
-    kept: list[str] = []
+    kept: list[tuple[str, list[int]]] = []  # (sentence, indexes of the context chunks it rests on)
     dropped: list[str] = []
     seen: set[str] = set()
+    kept_terms: list[set[str]] = []
     for sentence in split_sentences(text):
         hints = {int(n) for n in _MARKER.findall(sentence)}
         clean = " ".join(_MARKER.sub(" ", sentence).split())
         clean = re.sub(r"^(answer|the answer is)\s*:\s*", "", clean, flags=re.I).strip()
         clean = re.sub(r"\s+([.,;:!?])", r"\1", clean)
+        clean = re.sub(r":\.$", ":", clean)  # "the following command: [1]." read without its marker
         key = clean.lower().strip(" .")
         if not key or key in seen or re.fullmatch(r"[\W_]*", key):
             continue
         seen.add(key)
+        if loops(clean) or clean.endswith("?"):  # a loop, or a question the model asks itself
+            dropped.append(clean)
+            continue
         s_terms, facts = terms(clean), fact_tokens(clean)
+        if restates(s_terms, facts, kept_terms):
+            continue
         scores = [_support(s_terms, facts, chunk_terms[i], chunk_texts[i]) for i in range(len(context))]
         ranked = sorted(range(len(context)), key=lambda i: -scores[i])
         chosen = [i for i in ranked if scores[i] >= min_support][:1]
@@ -573,6 +606,14 @@ def attribute(
         if not chosen:
             dropped.append(clean)
             continue
+        kept_terms.append(s_terms)
+        kept.append((clean, chosen))
+    while kept and kept[-1][0].endswith(":"):  # "use the following command:" with nothing after it
+        dropped.append(kept.pop()[0])
+    order: dict[str, int] = {}
+    cited: list[Chunk] = []
+    out: list[str] = []
+    for clean, chosen in kept:
         numbers = []
         for i in chosen:
             cid = context[i].chunk_id
@@ -581,9 +622,9 @@ def attribute(
                 cited.append(context[i])
             numbers.append(order[cid])
         marks = "".join(f"[{n}]" for n in sorted(set(numbers)))
-        body, end = (clean[:-1], clean[-1]) if clean[-1] in ".!?" else (clean, ".")
-        kept.append(f"{body.rstrip()} {marks}{end}")
-    return Attribution(" ".join(kept), cited, dropped)
+        body, end = (clean[:-1], clean[-1]) if clean[-1] in ".!" else (clean, ".")
+        out.append(f"{body.rstrip()} {marks}{end}")
+    return Attribution(" ".join(out), cited, dropped)
 
 
 def extractive_answer(query: str, chunks: Sequence[Chunk], max_sentences: int = 3) -> Attribution:
@@ -594,9 +635,13 @@ def extractive_answer(query: str, chunks: Sequence[Chunk], max_sentences: int = 
     """
     q_terms = terms(query)
     picked: list[tuple[Chunk, str]] = []
+    said: set[str] = set()  # consecutive chunks overlap: the same sentence is quoted once
     first_overlap = 0
     for chunk in chunks[:max_sentences]:
-        sentences = [s for s in _chunk_sentences(chunk.text, max_len=320) if not _INSTRUCTION_LIKE.search(s)]
+        sentences = [
+            s for s in _chunk_sentences(chunk.text, max_len=320)
+            if not _INSTRUCTION_LIKE.search(s) and " ".join(s.lower().split()) not in said
+        ]
         if not sentences:
             continue
         overlaps = [len(terms(s) & q_terms) for s in sentences]
@@ -606,6 +651,7 @@ def extractive_answer(query: str, chunks: Sequence[Chunk], max_sentences: int = 
         elif overlaps[best] == 0 or overlaps[best] * 2 < first_overlap:
             continue
         picked.append((chunk, sentences[best]))
+        said.add(" ".join(sentences[best].lower().split()))
     lines = [f"{s.rstrip('.')} [{n}]." for n, (_, s) in enumerate(picked, 1)]
     return Attribution(" ".join(lines), [c for c, _ in picked])
 
@@ -741,7 +787,8 @@ def stream_answer(
         elif note is not None and raw.strip():
             note += " What it wrote could not be tied to the passages, so these are the passages' own words."
     elif result.dropped and note is None:
-        note = f"{len(result.dropped)} sentence(s) of the model's answer that no passage supports were left out."
+        note = (f"{len(result.dropped)} sentence(s) of the model's answer were left out: no passage supports "
+                "them, or they repeat themselves.")
     yield finish(
         query=query, answer=_state_version(result.answer, result.citations, chunks, version_asked),
         citations=result.citations, passages=passages, scope=scope, note=note, dropped=result.dropped,

@@ -25,6 +25,7 @@ from assistant.answer import (
     condense,
     extractive_answer,
     key_terms,
+    loops,
     mentions,
     named_version,
     needs_context,
@@ -152,6 +153,39 @@ def test_attribution_drops_unsupported_sentences_and_invented_numbers() -> None:
     result = attribute(text, [KRB])
     assert result.answer == "The listen queue length of the KDC TCP sockets is 5 [1]."
     assert len(result.dropped) == 2 and "500" in result.dropped[0]
+
+
+def test_attribution_drops_a_sentence_that_loops_and_one_that_restates_a_kept_one() -> None:
+    """The two ways SmolLM2 degenerated on the whole library ("the default family of text-based graphics
+    devices, which is the default family of text-based graphics devices"), told about a KDC setting."""
+    text = ("The KDC listens on TCP sockets with a listen queue length of 5 [1]. "
+            "The KDC sockets have a queue length of 5 [1]. "  # says again what the first one said
+            "The value of the setting is the value of the setting of the KDC sockets [1].")  # loops
+    result = attribute(text, [KRB])
+    assert result.answer == "The KDC listens on TCP sockets with a listen queue length of 5 [1]."
+    assert result.dropped == ["The value of the setting is the value of the setting of the KDC sockets."]
+    assert not loops("The default value is 5, and the maximum value is 10 for the KDC.")
+    assert not loops("| 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 |")
+
+
+def test_attribution_drops_questions_the_model_asks_and_a_lead_in_left_hanging() -> None:
+    text = ("The default listen queue length of the KDC TCP sockets is 5 [1]. "
+            "How can I change the listen queue length of the KDC sockets [1]? "
+            "To change it, set kdc_tcp_listen_backlog in the KDC configuration as follows: [1]. "
+            "Set `kdc_tcp_listen_backlog = 4096` in kdc.conf [1].")  # a number in no passage: dropped
+    result = attribute(text, [KRB])
+    assert result.answer == "The default listen queue length of the KDC TCP sockets is 5 [1]."
+    assert len(result.dropped) == 3 and result.citations == [KRB]
+
+
+def test_extractive_answer_quotes_a_sentence_two_overlapping_chunks_share_once() -> None:
+    shared = "The bins option sorts input points into equal-width intervals and plots one value per interval."
+    first = make_chunk("gnuplot", "5.4", f"Smoothing options. {shared}", n=1, title="gnuplot manual", page=61)
+    second = make_chunk("gnuplot", "5.4", f"{shared} With bins, the number of intervals defaults to the number "
+                        "of points.", n=2, title="gnuplot manual", page=61)
+    result = extractive_answer("bins: how many intervals for my points?", [first, second])
+    assert result.answer.count("equal-width intervals") == 1
+    assert "defaults to the number of points" in result.answer and result.citations == [first, second]
 
 
 def test_extractive_answer_cites_the_passages_own_words() -> None:
