@@ -117,7 +117,10 @@ _STOP = frozenset(
 )
 _WORD = re.compile(r"[A-Za-z0-9%][A-Za-z0-9_%'.\-/]*")
 _MARKER = re.compile(r"\[(\d{1,3})\]")
-_SENT_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\[\"'(A-Z0-9`])|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
+# A sentence ends after . ! or ? and any closing quote or bracket, which stay with it ("(Integer.)").
+_SENT_END = re.compile(
+    r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\[\"'(A-Z0-9`])|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)"
+)
 _ABBREV = re.compile(r"\b(?:e\.g|i\.e|etc|cf|vs|approx|p|pp|no|fig|sec|ch)\.$", re.IGNORECASE)
 
 
@@ -177,10 +180,43 @@ def split_sentences(text: str) -> list[str]:
     return merged
 
 
-def _chunk_sentences(text: str, max_len: int = 400) -> list[str]:
-    """Sentences of passage text; long unpunctuated runs (tables, PDF lines) cut at whitespace."""
+MIN_QUOTED_WORDS = 5  # shorter lines of a passage are headings and terms ("max_wal_senders (integer)")
+
+
+def _is_label(line: str) -> bool:
+    return len(tokens(line)) < MIN_QUOTED_WORDS and not re.search(r"[.!?:;]$", line)
+
+
+def _join_fragments(sentences: list[str]) -> list[str]:
+    """A fragment too short to stand alone ("27.2.6.", "backlog (Integer.)") joins the sentence after it."""
     out: list[str] = []
-    for sentence in split_sentences(re.sub(r"[ \t]+", " ", text)):
+    carry = ""
+    for sentence in sentences:
+        sentence = f"{carry} {sentence}" if carry else sentence
+        carry = sentence if len(tokens(sentence)) < MIN_QUOTED_WORDS else ""
+        if not carry:
+            out.append(sentence)
+    return [*out, carry] if carry else out
+
+
+def _chunk_sentences(text: str, max_len: int = 400) -> list[str]:
+    """Sentences of passage text; long unpunctuated runs (tables, PDF lines) cut at whitespace.
+
+    A short line without an end mark, followed by a capitalised one, is a heading or a term
+    ("max_wal_senders (integer)"): it is set off from the sentence it introduces by a dash instead of
+    running into it. Other line breaks are soft wraps inside a paragraph."""
+    out: list[str] = []
+    lines: list[str] = []  # runs of text, each ending where a line ends a sentence
+    for line in (x.strip() for x in re.sub(r"[ \t]+", " ", text).split("\n")):
+        if not line:
+            continue
+        if lines and _is_label(lines[-1]) and line[:1].isupper():
+            lines[-1] = f"{lines[-1]} — {line}"
+        elif lines and not re.search(r"[.!?:;]$", lines[-1]):
+            lines[-1] = f"{lines[-1]} {line}"
+        else:
+            lines.append(line)
+    for sentence in (s for line in lines for s in _join_fragments(split_sentences(line))):
         sentence = " ".join(sentence.split())
         while len(sentence) > max_len:
             cut = sentence.rfind(" ", 0, max_len)
@@ -627,6 +663,12 @@ def attribute(
     return Attribution(" ".join(out), cited, dropped)
 
 
+def _same_words(a: str, b: str) -> bool:
+    """One sentence holds the other word for word (overlapping chunks cut sentences differently)."""
+    x, y = " ".join(tokens(a)), " ".join(tokens(b))
+    return x in y or y in x
+
+
 def extractive_answer(query: str, chunks: Sequence[Chunk], max_sentences: int = 3) -> Attribution:
     """The passages' own most relevant sentences, cited: the answer without (or despite) a model.
 
@@ -635,12 +677,13 @@ def extractive_answer(query: str, chunks: Sequence[Chunk], max_sentences: int = 
     """
     q_terms = terms(query)
     picked: list[tuple[Chunk, str]] = []
-    said: set[str] = set()  # consecutive chunks overlap: the same sentence is quoted once
+    said: list[str] = []  # consecutive chunks overlap: the same sentence is quoted once
     first_overlap = 0
     for chunk in chunks[:max_sentences]:
         sentences = [
             s for s in _chunk_sentences(chunk.text, max_len=320)
-            if not _INSTRUCTION_LIKE.search(s) and " ".join(s.lower().split()) not in said
+            if len(tokens(s)) >= MIN_QUOTED_WORDS and not _INSTRUCTION_LIKE.search(s)
+            and not any(_same_words(s, earlier) for earlier in said)
         ]
         if not sentences:
             continue
@@ -651,7 +694,7 @@ def extractive_answer(query: str, chunks: Sequence[Chunk], max_sentences: int = 
         elif overlaps[best] == 0 or overlaps[best] * 2 < first_overlap:
             continue
         picked.append((chunk, sentences[best]))
-        said.add(" ".join(sentences[best].lower().split()))
+        said.append(sentences[best])
     lines = [f"{s.rstrip('.')} [{n}]." for n, (_, s) in enumerate(picked, 1)]
     return Attribution(" ".join(lines), [c for c, _ in picked])
 

@@ -188,6 +188,24 @@ def test_extractive_answer_quotes_a_sentence_two_overlapping_chunks_share_once()
     assert "defaults to the number of points" in result.answer and result.citations == [first, second]
 
 
+def test_extractive_answer_keeps_a_heading_or_term_with_the_sentence_it_introduces() -> None:
+    text = ("27.2.6. Replication Slots\nReplication slots keep WAL segments until every standby has them.\n"
+            "max_slot_wal_keep_size (integer)\nSpecify the maximum size of WAL files that replication slots "
+            "are allowed to retain.")
+    slots = make_chunk("postgresql", "15", text, n=24, title="PostgreSQL 15 Documentation", page=None)
+    result = extractive_answer("limit the size of WAL retained by replication slots", [slots])
+    assert result.answer == ("max_slot_wal_keep_size (integer) — Specify the maximum size of WAL files that "
+                             "replication slots are allowed to retain [1].")
+    first = extractive_answer("which segments do replication slots keep", [slots]).answer
+    assert first.startswith("27.2.6. Replication Slots — Replication slots keep WAL segments")
+    assert split_sentences("It is set (see Integer.) Then it stops.") == ["It is set (see Integer.)", "Then it stops."]
+    wrapped = make_chunk("mcdewey", "1.0", "Markdown keeps its page numbers through marker lines of the form\n"
+                         "`<!-- page N -->`; a form feed also\nstarts a new page.", title="Guide", page=4)
+    assert extractive_answer("page numbers in Markdown", [wrapped]).answer == (
+        "Markdown keeps its page numbers through marker lines of the form `<!-- page N -->`; a form feed also "
+        "starts a new page [1].")  # soft line breaks inside a paragraph are spaces
+
+
 def test_extractive_answer_cites_the_passages_own_words() -> None:
     result = extractive_answer("default kdc_tcp_listen_backlog", [KRB, PG])
     assert result.citations == [KRB]

@@ -100,11 +100,17 @@ def test_chat_answer_cites_opens_the_passage_and_follows_up(chat_url: str, conte
     assert "UmssMtaBadMail" in body and "Acme Router 2.0 Administration" in body
     marker = answer.locator(".element-link", has_text="[1]").first  # [1] in the text links its chunk
     assert marker.is_visible()
+    panel = page.locator("#side-view-title")
+    page.wait_for_timeout(1500)
+    assert panel.count() == 0  # the passage panel waits for a click (Chainlit would open it unasked)
 
-    marker.click()  # the cited chunk's text in the side panel
+    marker.click()  # the cited chunk's text in the side panel, and only it
     side = page.locator("#side-view-content")
     side.locator("text=purge_badmail_days").wait_for(timeout=WAIT_MS)
     assert "UmssMtaBadMail folder holds messages" in side.inner_text()
+    assert panel.inner_text().strip() == "[1]" and side.locator(":scope > *").count() == 1
+    page.wait_for_timeout(1500)
+    assert panel.count() == 1  # what the reader opened stays open
 
     link = context_link(answer)
     href = link.get_attribute("href")
@@ -117,6 +123,8 @@ def test_chat_answer_cites_opens_the_passage_and_follows_up(chat_url: str, conte
     follow_up = ask(page, "And in 1.6?")  # the conversation carries the subject over
     assert "/docs/acme/1.6/admin-guide/" in (context_link(follow_up).get_attribute("href") or "")
     assert "UmssMtaBadMail" in follow_up.inner_text()
+    page.wait_for_timeout(1500)
+    assert panel.count() == 0  # not reopened with every passage of the conversation
 
 
 @pytest.mark.browser

@@ -1,0 +1,29 @@
+// McDewey: the passage panel opens when a citation ([n]) is clicked, and only then.
+//
+// Since Chainlit 2.11 the side panel opens by itself whenever a message brings side elements, showing
+// every cited passage of the conversation under the name of the last one (Chainlit issue #2979). This
+// closes any panel that the reader did not open: one whose title is not the citation last clicked, or
+// that holds more than one passage. tests/test_chat_browser.py checks both behaviours in chromium.
+(() => {
+  let clicked = null;
+  document.addEventListener(
+    "click",
+    (event) => {
+      const link = event.target instanceof Element ? event.target.closest("a.element-link") : null;
+      if (link) clicked = link.textContent.trim();
+    },
+    true,
+  );
+  const closeUnasked = () => {
+    const title = document.getElementById("side-view-title");
+    const content = document.getElementById("side-view-content");
+    if (!title || !content) return;
+    const name = title.textContent.trim();
+    if (name === clicked && content.children.length <= 1) return;
+    clicked = null;
+    const back = title.querySelector("button");
+    if (back) back.click();
+    else document.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
+  };
+  new MutationObserver(closeUnasked).observe(document.documentElement, { childList: true, subtree: true });
+})();
