@@ -1,11 +1,13 @@
-"""Against the real shared corpus: every answerable dev question's evidence is inside some chunk
-whose page span holds the gold page. Skipped (with a message) where ../shared is absent."""
+"""Against the real shared corpus: every answerable question's evidence (the dev set's and the held-out
+set's, tests/eval/heldout.jsonl) is inside some chunk whose page span holds the gold page. Skipped
+(with a message) where ../shared is absent."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from functools import cache
+from pathlib import Path
 
 import pytest
 from conftest import CORPUS, EVAL, need_corpus
@@ -31,10 +33,12 @@ def pieces(source: str) -> list[Piece]:
     return Chunker(Embedder().count_tokens).chunk(load_file(CORPUS / source).blocks)
 
 
+HELDOUT = Path(__file__).parent / "eval" / "heldout.jsonl"
+
+
 def answerable() -> list[Question]:
-    if not EVAL.is_file():
-        return []
-    return [q for q in load_questions(EVAL) if q.source and q.evidence]
+    sets = [load_questions(path) for path in (EVAL, HELDOUT) if path.is_file()]
+    return [q for questions in sets for q in questions if q.source and q.evidence]
 
 
 @pytest.mark.parametrize("q", answerable(), ids=lambda q: q.id)
