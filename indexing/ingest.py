@@ -329,9 +329,9 @@ class Ingester:
 
     def _indexed_vectors(self, source: str) -> dict[str, np.ndarray]:
         """The vectors this file's chunks have in the index now, by the text they embed."""
-        old = self.index.catalog.get(self.index.catalog.chunk_ids(source))
-        stored = self.index.store.vectors(list(old))
-        return {embed_text(chunk): stored[cid] for cid, chunk in old.items() if cid in stored}
+        old = [s.chunk for s in self.index.catalog.file_chunks(source)]
+        stored = self.index.store.vectors([c.chunk_id for c in old])
+        return {embed_text(c): stored[c.chunk_id] for c in old if c.chunk_id in stored}
 
     def _vectors(self, batch: list[Prepared], known: dict[str, FileRecord], report: IngestReport) -> np.ndarray:
         """Vectors for every chunk of the batch: reused where the embedded text is unchanged."""
