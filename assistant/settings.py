@@ -3,18 +3,44 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_HOME = Path.home() / ".local" / "share" / "mcdewey"
+
+
+LLM_CHOICES = "expected 'embedded', 'ollama:<model>' or 'none'"
+
+
+class LLMSettings(BaseModel):
+    """Which chat model answers: written `embedded`, `ollama:<model>` or `none` in `MCDEWEY_LLM`."""
+
+    model_config = {"frozen": True}
+
+    kind: Literal["embedded", "ollama", "none"]
+    model: str | None = Field(default=None, description="The Ollama model (kind 'ollama' only).")
+
+    @classmethod
+    def parse(cls, spec: str) -> LLMSettings:
+        """'embedded' | 'none' | 'ollama:<model>' (the model may hold colons: 'ollama:qwen2.5:0.5b')."""
+        spec = spec.strip()
+        if spec in ("embedded", "none"):
+            return cls(kind=spec)  # type: ignore[arg-type]
+        kind, sep, model = spec.partition(":")
+        if kind == "ollama" and sep and model.strip():
+            return cls(kind="ollama", model=model.strip())
+        raise ValueError(f"MCDEWEY_LLM={spec!r}: {LLM_CHOICES}")
+
+    def __str__(self) -> str:
+        return f"ollama:{self.model}" if self.kind == "ollama" else self.kind
 
 
 class Settings(BaseSettings):
     """Documented defaults; every field can be set as `MCDEWEY_<NAME>` (e.g. `MCDEWEY_LIBRARY`)."""
 
-    model_config = SettingsConfigDict(env_prefix="MCDEWEY_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix="MCDEWEY_", extra="forbid", populate_by_name=True)
 
     library: Path = Field(
         default=DEFAULT_HOME / "demo-library",
@@ -35,14 +61,24 @@ class Settings(BaseSettings):
         description="Embedding runtime: 'onnx' (ONNX Runtime, fp32, same vectors as torch, 1.6-1.8x faster), "
         "'torch' (sentence-transformers), 'onnx-int8' (2.5x faster, other vectors: switching re-embeds the library).",
     )
+    model_cache: Path | None = Field(
+        default=None,
+        description="Folder for the locally exported ONNX embedding models (default: inside the virtual "
+        "environment, else $XDG_CACHE_HOME/mcdewey/models).",
+    )
     embed_threads: int = Field(default=0, ge=0, description="Threads for embedding (0: all cores).")
     embed_batch: int = Field(default=32, ge=1, description="Embedding batch size.")
     top_k: int = Field(default=8, ge=1, le=50, description="Default number of chunks a search returns.")
     max_top_k: int = Field(default=50, description="Largest top_k a caller may ask for.")
-    llm: str = Field(
-        default="embedded",
+    llm: Annotated[LLMSettings, NoDecode] = Field(
+        default=LLMSettings(kind="embedded"),
         description="'embedded' (in-process llama.cpp, no server), 'ollama:<model>' or 'none' "
         "(retrieval-only answers).",
+    )
+    ollama_host: str = Field(
+        default="", validation_alias=AliasChoices("ollama_host", "OLLAMA_HOST"),
+        description="The Ollama server for 'ollama:<model>', read from OLLAMA_HOST as the ollama CLI reads it "
+        "(host, host:port or a URL; default 127.0.0.1:11434).",
     )
     llm_threads: int = Field(default=1, ge=1, description="llama.cpp threads for the embedded model.")
     llm_timeout: float = Field(default=120.0, description="Seconds before an answer is cut off.")
@@ -56,6 +92,11 @@ class Settings(BaseSettings):
         default=None, description="When set, /mcp and /api/* need 'Authorization: Bearer <token>', and the "
         "chat (/chat) asks for a login with the token as password."
     )
+
+    @field_validator("llm", mode="before")
+    @classmethod
+    def _parse_llm(cls, value: Any) -> Any:
+        return LLMSettings.parse(value) if isinstance(value, str) else value
 
     def base_url(self) -> str:
         if self.public_url:

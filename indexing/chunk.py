@@ -6,18 +6,36 @@ the boundary, so a chunk looks the same wherever it is rendered.
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, Field
+
+FILTER_KEYS = ("product", "version", "doc")
+"""The chunk fields a search can be narrowed to: the library's folder levels, outermost first."""
+
+# What a product, version or doc folder may be called, and so what a search filter may name. It ends
+# in \Z, not $: $ also matches before a final newline, which no folder the library takes can end with
+# (it refuses control characters first). No ':' either, so a name never holds the id separator.
+FOLDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}\Z")
+FOLDER_NAME_RULE = "letters, digits and . _ + - only, at most 64 characters"
+
+ID_SEPARATOR = "::"
+
+
+def file_id_prefix(product: str, version: str, doc: str, stem: str) -> str:
+    """`product::version::doc::<file stem>`: what every chunk id of one file starts with."""
+    return ID_SEPARATOR.join((product, version, doc, stem))
 
 
 def make_chunk_id(product: str, version: str, doc: str, stem: str, ordinal: int) -> str:
     """`product::version::doc::<file stem>::N`, stable while the file is unchanged."""
-    return f"{product}::{version}::{doc}::{stem}::{ordinal}"
+    return f"{file_id_prefix(product, version, doc, stem)}{ID_SEPARATOR}{ordinal}"
 
 
 def split_chunk_id(chunk_id: str) -> tuple[str, int]:
     """Return (file prefix, ordinal); raises ValueError for anything not shaped like a chunk id."""
-    prefix, sep, ordinal = chunk_id.rpartition("::")
-    if not sep or prefix.count("::") != 3 or not ordinal.isdigit():
+    prefix, sep, ordinal = chunk_id.rpartition(ID_SEPARATOR)
+    if not sep or prefix.count(ID_SEPARATOR) != 3 or not ordinal.isdigit():
         raise ValueError(f"not a chunk id: {chunk_id!r} (expected product::version::doc::file::N)")
     return prefix, int(ordinal)
 

@@ -1,14 +1,17 @@
 """An opened index: the catalog, the Chroma collection, the keyword index and the embedder.
 
-Readers (the server) call `refresh()` cheaply before searching; it reloads the keyword index only
-when an ingest has published a new generation.
+Readers (the server) keep what they derive from the index (the keyword index, the products and
+versions, the documents) through `derived`, which rebuilds a value only when an ingest has published
+a new generation: one cheap catalog read per call, never a reload per query.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 from indexing.catalog import Catalog
 from indexing.embedder import Embedder
@@ -16,6 +19,7 @@ from indexing.keyword import KeywordIndex
 from indexing.store import VectorStore
 
 GENERATION_KEY = "generation"
+T = TypeVar("T")
 
 
 class Index:
@@ -32,9 +36,8 @@ class Index:
         self.embedder = embedder or Embedder()
         data_dir.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(data_dir / "catalog.sqlite3")
-        self._keyword: KeywordIndex | None = None
-        self._generation: str | None = None
-        self._lock = threading.Lock()
+        self._derived: dict[str, tuple[str | None, Any]] = {}
+        self._lock = threading.RLock()
 
     @cached_property
     def store(self) -> VectorStore:
@@ -44,12 +47,20 @@ class Index:
     def keyword_dir(self) -> Path:
         return self.data_dir / "keyword"
 
+    def derived(self, name: str, build: Callable[[Catalog], T]) -> T:
+        """`build(catalog)`, kept under `name` until an ingest publishes a new generation.
+
+        Every reader's cache of the index goes through here, so they all reload after the same ingest;
+        `build` must depend on nothing but the index, since readers sharing the name share the value.
+        """
+        generation = self.catalog.get_meta(GENERATION_KEY)
+        with self._lock:
+            kept = self._derived.get(name)
+            if kept is None or kept[0] != generation:
+                kept = self._derived[name] = (generation, build(self.catalog))
+            return cast(T, kept[1])
+
     @property
     def keyword(self) -> KeywordIndex:
         """The keyword index of the latest published generation."""
-        generation = self.catalog.get_meta(GENERATION_KEY)
-        with self._lock:
-            if self._keyword is None or generation != self._generation:
-                self._keyword = KeywordIndex.load(self.keyword_dir) or KeywordIndex.build([])
-                self._generation = generation
-            return self._keyword
+        return self.derived("keyword", lambda _: KeywordIndex.load(self.keyword_dir) or KeywordIndex.build([]))

@@ -14,37 +14,40 @@ is in the index, or only its previously indexed version) or as a warning (it is 
 `partial` says whether some of its text is missing). A file yielding more than `max_file_chunks`
 chunks keeps its first ones only, so one pathological file (a 10 MB single line) cannot hold an
 ingest for an hour.
+
+This module runs the steps over the library and keeps the stores in step; reading and chunking one
+file is `indexing.prepared_file`, reusing or making its vectors `indexing.chunk_vectors`, and the
+report's types are `indexing.ingest_report`.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-import numpy as np
-
 from indexing.catalog import FileRecord
-from indexing.chunk import Chunk, make_chunk_id
+from indexing.chunk import Chunk
+from indexing.chunk_vectors import chunk_vectors
 from indexing.chunker import Chunker
 from indexing.document import LoaderError
-from indexing.embedder import DIMENSIONS
 from indexing.index import GENERATION_KEY, Index
+from indexing.ingest_report import IngestReport, Problem, file_problems
 from indexing.keyword import KeywordIndex, keyword_text
 from indexing.library import SourceFile, file_digest, scan_library
-from indexing.loaders import load_file
+from indexing.locks import LockHeld, file_lock
+from indexing.prepared_file import PreparedFile, prepare_file
 from indexing.tokens import tokenize
 
 # Bump when loading, chunking or the embedded text changes: every file is then read again once (only
 # chunks whose embedded text changed are embedded again). 2: headings of admonitions (HTML "Note",
-# "Warning" boxes) no longer replace the section title in the heading trail.
-PIPELINE_VERSION = "2"
+# "Warning" boxes) no longer replace the section title in the heading trail. 3: deeply nested HTML is
+# read in full (it was cut at 255 levels); on the shared library no chunk changes.
+PIPELINE_VERSION = "3"
 EMBED_BATCH_CHUNKS = 256
 DEFAULT_MAX_FILE_CHUNKS = 10_000
 """Chunks kept per file (`mcdewey ingest --max-file-chunks`). The largest manual of the shared corpus
@@ -52,8 +55,6 @@ DEFAULT_MAX_FILE_CHUNKS = 10_000
 bounding a pathological file (a 10 MB single line would make ~25,000) to about the cost of that manual.
 Chunking stops at the cap, so the rest of such a file is not even tokenized."""
 KEYWORD_STALE_KEY = "keyword_stale"
-# Warnings saying that part of a file's text is not in the index (the others only qualify it).
-LOSSY_WARNINGS = ("partially indexed", "no text could be read from page")
 
 Progress = Callable[[str, int, int], None]
 
@@ -62,89 +63,16 @@ class IngestBusy(RuntimeError):
     """Another ingest holds the data directory."""
 
 
-@dataclass
-class Problem:
-    """A file that could not be indexed (failed) or was indexed with a caveat (warning).
-
-    `partial`: the file is in the index but some of its text is not (a page that could not be read,
-    chunks beyond the per-file cap)."""
-
-    source: str
-    reason: str
-    partial: bool = False
-
-
-def file_problems(source: str, warnings: list[str], chunks: int) -> list[Problem]:
-    """The warnings of an indexed file as problems; a file that yielded no chunk says so."""
-    if not chunks:
-        return [Problem(source, f"{w}; nothing indexed") for w in warnings]
-    return [Problem(source, w, partial=w.startswith(LOSSY_WARNINGS)) for w in warnings]
-
-
-@dataclass
-class IngestReport:
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    skipped: list[Problem] = field(default_factory=list)
-    failed: list[Problem] = field(default_factory=list)
-    warnings: list[Problem] = field(default_factory=list)
-    chunks_added: int = 0
-    chunks_embedded: int = 0
-    chunks_total: int = 0
-    repaired: int = 0
-    seconds: float = 0.0
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed or self.repaired)
-
-
-@dataclass
-class Prepared:
-    file: SourceFile
-    digest: str
-    size: int
-    mtime_ns: int
-    chunks: list[Chunk]
-    overlaps: list[int]
-    embed_texts: list[str]
-    terms: list[str]
-    pages: int
-    file_title: str | None
-    warnings: list[str]
-
-
-def embed_text(chunk: Chunk) -> str:
-    """The text the model embeds: a short header (title, heading trail) and the chunk."""
-    trail = " › ".join(chunk.heading[-2:])
-    header = f"{chunk.doc_title[:50]} — {trail[-70:]}" if trail else chunk.doc_title[:80]
-    return f"{header}\n{chunk.text}"
-
-
 @contextmanager
 def ingest_lock(data_dir: Path) -> Iterator[None]:
     """One ingest per data directory; a second one is refused with a clear message."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / "ingest.lock"
-    with path.open("a+") as fh:
+    with ExitStack() as held:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            owner = fh.read().strip() or "another process"
+            held.enter_context(file_lock(data_dir / "ingest.lock", wait=False, holder=f"pid {os.getpid()}"))
+        except LockHeld as exc:
+            owner = exc.holder or "another process"
             raise IngestBusy(f"another ingest ({owner}) is running on {data_dir}; try again when it ends") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fh.seek(0)
-            fh.truncate()
-            fcntl.flock(fh, fcntl.LOCK_UN)
+        yield
 
 
 class Ingester:
@@ -160,34 +88,9 @@ class Ingester:
         # the embedding model changed); set by `run`.
         self._reuse = True
 
-    def prepare(self, sf: SourceFile, digest: str, size: int, mtime_ns: int) -> Prepared:
+    def prepare(self, sf: SourceFile, digest: str, size: int, mtime_ns: int) -> PreparedFile:
         """Parse and chunk one file (runs in a worker thread while the main thread embeds)."""
-        loaded = load_file(sf.path)
-        pieces = self.chunker.chunk(loaded.blocks, limit=self.max_file_chunks + 1)  # one more: was it cut?
-        warnings = list(loaded.warnings)
-        if len(pieces) > self.max_file_chunks:
-            pieces = pieces[: self.max_file_chunks]
-            kept = sum(len(p.text) - p.overlap_chars for p in pieces)
-            share = kept / max(1, sum(len(b.text) for b in loaded.blocks))
-            warnings.append(f"partially indexed: first {self.max_file_chunks} chunks, about {share:.1%} of its "
-                            "text (the per-file cap, --max-file-chunks)")
-        labels = {b.page: b.page_label for b in loaded.blocks if b.page is not None}
-        doc_title = sf.doc_title or loaded.title or sf.doc.replace("-", " ").title()
-        chunks = [
-            Chunk(
-                chunk_id=make_chunk_id(sf.product, sf.version, sf.doc, sf.stem, n),
-                text=p.text, vendor=sf.vendor, product=sf.product, version=sf.version, doc=sf.doc,
-                doc_title=doc_title, source=sf.source, page=p.page, page_end=p.page_end,
-                page_label=labels.get(p.page) if p.page is not None else None,
-                heading=p.heading, ordinal=n,
-            )
-            for n, p in enumerate(pieces)
-        ]
-        return Prepared(
-            sf, digest, size, mtime_ns, chunks, [p.overlap_chars for p in pieces],
-            [embed_text(c) for c in chunks], [" ".join(tokenize(keyword_text(c))) for c in chunks],
-            loaded.pages, loaded.title, warnings,
-        )
+        return prepare_file(sf, digest, size, mtime_ns, self.chunker, self.max_file_chunks)
 
     def _build_keyword_index(self) -> None:
         """Rebuild BM25 from the catalog's stored terms; chunks stored without them (catalogs written
@@ -280,7 +183,7 @@ class Ingester:
             report.removed.append(source)
 
     def _prepared(self, todo: list[tuple[SourceFile, str, int, int]], known: dict[str, FileRecord],
-                  report: IngestReport) -> Iterator[Prepared]:
+                  report: IngestReport) -> Iterator[PreparedFile]:
         """Parse files one ahead in a worker thread, in order, reporting failures."""
 
         def failed(source: str, reason: str) -> None:
@@ -288,7 +191,7 @@ class Ingester:
             report.failed.append(Problem(source, reason + kept))
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mcdewey-parse") as pool:
-            pending: list[tuple[SourceFile, Future[Prepared]]] = []
+            pending: list[tuple[SourceFile, Future[PreparedFile]]] = []
             items = iter(todo)
             for item in items:
                 pending.append((item[0], pool.submit(self.prepare, *item)))
@@ -310,7 +213,7 @@ class Ingester:
 
     def _process(self, todo: list[tuple[SourceFile, str, int, int]], known: dict[str, FileRecord],
                  report: IngestReport) -> None:
-        batch: list[Prepared] = []
+        batch: list[PreparedFile] = []
         size = 0
         total = sum(1 for _ in todo)
         done = 0
@@ -327,33 +230,10 @@ class Ingester:
             self._commit(batch, known, report)
         self.progress("embedding", total, total)
 
-    def _indexed_vectors(self, source: str) -> dict[str, np.ndarray]:
-        """The vectors this file's chunks have in the index now, by the text they embed."""
-        old = [s.chunk for s in self.index.catalog.file_chunks(source)]
-        stored = self.index.store.vectors([c.chunk_id for c in old])
-        return {embed_text(c): stored[c.chunk_id] for c in old if c.chunk_id in stored}
-
-    def _vectors(self, batch: list[Prepared], known: dict[str, FileRecord], report: IngestReport) -> np.ndarray:
-        """Vectors for every chunk of the batch: reused where the embedded text is unchanged."""
-        texts = [t for p in batch for t in p.embed_texts]
-        vectors = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
-        todo: list[int] = []
-        offset = 0
-        for p in batch:
-            indexed = self._indexed_vectors(p.file.source) if self._reuse and p.file.source in known else {}
-            for i, text in enumerate(p.embed_texts, start=offset):
-                if text in indexed:
-                    vectors[i] = indexed[text]
-                else:
-                    todo.append(i)
-            offset += len(p.embed_texts)
-        if todo:
-            vectors[todo] = self.index.embedder.encode([texts[i] for i in todo])
-        report.chunks_embedded += len(todo)
-        return vectors
-
-    def _commit(self, batch: list[Prepared], known: dict[str, FileRecord], report: IngestReport) -> None:
-        vectors = self._vectors(batch, known, report)
+    def _commit(self, batch: list[PreparedFile], known: dict[str, FileRecord], report: IngestReport) -> None:
+        files = [(p.file.source, p.embed_texts) for p in batch]
+        vectors, embedded = chunk_vectors(self.index, files, known if self._reuse else ())
+        report.chunks_embedded += embedded
         offset = 0
         for p in batch:
             n = len(p.chunks)

@@ -14,10 +14,8 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from indexing.chunk import Chunk
+from indexing.chunk import FILTER_KEYS, Chunk
 from indexing.tokens import tokenize
-
-FILTER_KEYS = ("product", "version", "doc")
 
 
 def keyword_text(chunk: Chunk) -> str:

@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from indexing.chunk import FOLDER_NAME, FOLDER_NAME_RULE, ID_SEPARATOR, file_id_prefix
 from indexing.loaders import is_supported
 
-SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 METADATA_FILE = "mcdewey.toml"
 # Build folders whose text duplicates the manual itself.
@@ -47,7 +47,7 @@ class SourceFile:
 
     @property
     def id_prefix(self) -> str:
-        return f"{self.product}::{self.version}::{self.doc}::{self.stem}"
+        return file_id_prefix(self.product, self.version, self.doc, self.stem)
 
 
 @dataclass
@@ -125,8 +125,8 @@ def _bad_name(rel: str) -> str | None:
         return "file name is not valid UTF-8"
     if _CONTROL.search(rel):
         return "file name contains control characters"
-    if "::" in rel:
-        return "file name contains '::' (the separator of chunk ids)"
+    if ID_SEPARATOR in rel:
+        return f"file name contains {ID_SEPARATOR!r} (the separator of chunk ids)"
     return None
 
 
@@ -191,11 +191,10 @@ def scan_library(root: Path) -> LibraryScan:
             scan.failed.append(Skipped(printable(str(rel)), reason))
             continue
         product, version, doc = parts[0], parts[1], parts[2]
-        bad = [p for p in (product, version, doc) if not SLUG.match(p)]
+        bad = [p for p in (product, version, doc) if not FOLDER_NAME.match(p)]
         if bad:  # a document the user meant to index: a failure to report, not a quiet skip
             scan.failed.append(Skipped(
-                str(rel), f"folder name {bad[0]!r} is not a valid product/version/doc name "
-                "(letters, digits and . _ + - only, at most 64 characters)",
+                str(rel), f"folder name {bad[0]!r} is not a valid product/version/doc name ({FOLDER_NAME_RULE})",
             ))
             continue
         doc_dir = root / product / version / doc

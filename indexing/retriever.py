@@ -13,8 +13,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from indexing.catalog import Catalog
 from indexing.chunk import Chunk
-from indexing.index import GENERATION_KEY, Index
+from indexing.index import Index
+from indexing.modes import MODES as MODES  # what `mode` takes; re-exported for callers of the retriever
 
 RRF_K = 20
 CANDIDATES = 60
@@ -33,7 +35,6 @@ FEEDBACK_WEIGHT = 0.3
 # third leaves the first two to fusion: hit@1 cannot drop. Measured on shared/eval (+1 question at
 # hit@5) and on the held-out tests/eval/heldout.jsonl (+1), no question lost on either.
 DENSE_BEST_RANK = 3
-MODES = ("hybrid", "dense", "keyword")
 
 
 def _promote(order: list[str], fused: dict[str, float], cid: str, rank: int) -> list[str]:
@@ -101,22 +102,22 @@ def infer_steering(query: str, versions: dict[str, list[str]]) -> Steering | Non
     return None
 
 
+def _versions(catalog: Catalog) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for rec in catalog.files().values():
+        vs = out.setdefault(rec.product, [])
+        if rec.version not in vs:
+            vs.append(rec.version)
+    return out
+
+
 class Retriever:
     def __init__(self, index: Index) -> None:
         self.index = index
-        self._versions: tuple[str | None, dict[str, list[str]]] | None = None
 
     def versions(self) -> dict[str, list[str]]:
         """product → versions present in the index (re-read only when an ingest published a change)."""
-        generation = self.index.catalog.get_meta(GENERATION_KEY)
-        if self._versions is None or self._versions[0] != generation:
-            out: dict[str, list[str]] = {}
-            for rec in self.index.catalog.files().values():
-                vs = out.setdefault(rec.product, [])
-                if rec.version not in vs:
-                    vs.append(rec.version)
-            self._versions = (generation, out)
-        return self._versions[1]
+        return self.index.derived("versions", _versions)
 
     def _feedback(
         self, vector: np.ndarray, dense: list[tuple[str, float]], keyword: list[tuple[str, float]],

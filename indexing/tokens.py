@@ -16,11 +16,27 @@ TERM = re.compile(r"[A-Za-z0-9_]+(?:[.\-:/][A-Za-z0-9_]+)*")
 CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+\d*|[A-Z]+\d*|\d+")
 PARTS = re.compile(r"[._\-:/]+")
 
-STOPWORDS = frozenset(
-    """a an and are as at be but by can do does for from has have how i if in into is it its me my
-    of on or so such that the their then there these this to was we what when where which while who
-    why will with you your should would could i'm it's""".split()
+# Stop words, in three nested sets: each is the one before plus more words. Each shapes what its users
+# return (the BM25 index, the words marked in snippets, the answer's checks): none may change unmeasured.
+QUESTION_STOPWORDS = frozenset(
+    """a an and are as at be by can do does for from how i in is it of on or the this that to what when
+    where which who why with""".split()
 )
+"""The function words of a question: the web page marks every other query word in its snippets."""
+STOPWORDS = QUESTION_STOPWORDS | frozenset(
+    """but could has have i'm if into it's its me my should so such their then there these was we while
+    will would you your""".split()
+)
+"""What `tokenize` drops, so BM25 never sees them (a change here changes the keyword index)."""
+ANSWER_STOPWORDS = STOPWORDS | frozenset(
+    """about above after again all also am any been before being below between both can't did doesn't
+    doing don't done down during each either else ever every few further get gets getting got had having
+    he her here hers him his however i've isn't itself just let lets like make makes many may might more
+    most much must need needs no nor not now off once one only other our out over own per please same
+    shall she some than theirs them there's they those through too under until up upon us use used using
+    very via want wants way were what's whether whom whose within without won't yes yet""".split()
+)
+"""The broad English list the answer's overlap measures (grounding, excerpts, key terms) ignore."""
 
 _stemmer = Stemmer.Stemmer("english")
 

@@ -75,3 +75,11 @@ def service(library: Path, indexed: Path, embedder: object) -> object:
 def need_corpus() -> None:
     if not CORPUS.is_dir():
         pytest.skip(f"the shared corpus is absent ({CORPUS}); corpus tests run only beside ../shared")
+
+
+@pytest.fixture(scope="session")
+def similarity(embedder: object) -> object:
+    """Cosine under the real embedding model, as the answer check uses it (`Answerer`)."""
+    from assistant.answerer import embedding_similarity
+
+    return embedding_similarity(embedder)  # type: ignore[arg-type]

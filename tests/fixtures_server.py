@@ -97,8 +97,8 @@ def start_server(service: Any) -> Iterator[StartServer]:
 
     The settings get the server's real port, so absolute links in records point at it.
     """
-    from assistant.server import create_app
     from assistant.settings import Settings
+    from assistant.surfaces.server import create_app
 
     servers: list[_Server] = []
 

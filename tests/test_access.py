@@ -19,8 +19,8 @@ import pytest
 from fixtures_server import mcp_session, raw_get
 from mcp.types import CallToolResult, TextContent
 
-from assistant import cli, server
 from assistant.settings import Settings
+from assistant.surfaces import cli, server
 
 # --- where the server binds -----------------------------------------------------------------------
 

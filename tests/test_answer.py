@@ -13,26 +13,16 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from assistant.answer import (
-    AnswerResult,
-    Delta,
-    Final,
-    Retrieved,
-    answer,
-    assess,
-    astream_answer,
-    attribute,
-    condense,
-    extractive_answer,
-    key_terms,
-    loops,
-    mentions,
-    named_version,
-    needs_context,
-    split_sentences,
-    stream_answer,
-    terms,
-)
+from assistant.answering.bridge import iterate_in_thread
+from assistant.answering.citations import attribute, loops
+from assistant.answering.extract import extractive_answer
+from assistant.answering.followups import condense, needs_context
+from assistant.answering.grounding import assess, key_terms, mentions
+from assistant.answering.pipeline import answer, stream_answer
+from assistant.answering.results import AnswerResult, Delta, Final, Retrieved
+from assistant.answering.scope import named_version
+from assistant.answering.text import split_sentences, terms
+from assistant.answering.verify import Similarity
 from assistant.llm import EmbeddedLLM, LLMFailed, OllamaLLM
 from indexing.chunk import Chunk
 
@@ -129,52 +119,52 @@ def test_split_sentences_keeps_trailing_markers_with_their_sentence() -> None:
 # --- citation attribution -------------------------------------------------------------------------
 
 
-def test_attribution_drops_unknown_markers_and_renumbers_in_cited_order() -> None:
+def test_attribution_drops_unknown_markers_and_renumbers_in_cited_order(similarity: Similarity) -> None:
     context = [KRB_PORTS, KRB]  # the model saw KRB_PORTS as [1] and KRB as [2]
-    text = ("The default listen backlog for the KDC TCP sockets is 5 [2][7]. "
-            "The KDC listens for TCP connections on port 88 by default [1].")
-    result = attribute(text, context)
+    text = ("The default value is 5 [2][7]. "
+            "The KDC also listens for UDP requests on the ports in kdc_listen [1].")
+    result = attribute(text, context, similarity=similarity)
     assert result.citations == [KRB, KRB_PORTS]  # first cited first
-    assert result.answer == ("The default listen backlog for the KDC TCP sockets is 5 [1]. "
-                             "The KDC listens for TCP connections on port 88 by default [2].")
+    assert result.answer == ("The default value is 5 [1]. "
+                             "The KDC also listens for UDP requests on the ports in kdc_listen [2].")
     assert "[7]" not in result.answer and not result.dropped
 
 
-def test_attribution_ignores_a_wrong_marker_and_finds_the_supporting_chunk() -> None:
-    result = attribute("The KDC TCP listen queue length defaults to 5 [1].", [KRB_PORTS, KRB])
+def test_attribution_ignores_a_wrong_marker_and_finds_the_supporting_chunk(similarity: Similarity) -> None:
+    result = attribute("The default value is 5 [1].", [KRB_PORTS, KRB], similarity=similarity)
     assert result.citations == [KRB] and result.answer.endswith("[1].")
 
 
-def test_attribution_drops_unsupported_sentences_and_invented_numbers() -> None:
-    text = ("The listen queue length of the KDC TCP sockets is 5 [1]. "
-            "The listen queue length of the KDC TCP sockets is 500 [1]. "  # number in no passage
-            "Bananas are rich in potassium [1]. "                         # nothing supports it
-            "The listen queue length of the KDC TCP sockets is 5 [1].")   # a loop, said again
-    result = attribute(text, [KRB])
-    assert result.answer == "The listen queue length of the KDC TCP sockets is 5 [1]."
+def test_attribution_drops_unsupported_sentences_and_invented_numbers(similarity: Similarity) -> None:
+    text = ("The default value is 5 [1]. "
+            "The default value is 500 [1]. "       # number in no passage
+            "Bananas are rich in potassium [1]. "  # nothing supports it
+            "The default value is 5 [1].")         # a loop, said again
+    result = attribute(text, [KRB], similarity=similarity)
+    assert result.answer == "The default value is 5 [1]."
     assert len(result.dropped) == 2 and "500" in result.dropped[0]
 
 
-def test_attribution_drops_a_sentence_that_loops_and_one_that_restates_a_kept_one() -> None:
+def test_attribution_drops_a_sentence_that_loops_and_one_that_restates_a_kept_one(similarity: Similarity) -> None:
     """The two ways SmolLM2 degenerated on the whole library ("the default family of text-based graphics
     devices, which is the default family of text-based graphics devices"), told about a KDC setting."""
-    text = ("The KDC listens on TCP sockets with a listen queue length of 5 [1]. "
-            "The KDC sockets have a queue length of 5 [1]. "  # says again what the first one said
+    text = ("Set this to the size of the listen queue length for the KDC daemon's TCP sockets [1]. "
+            "Set the listen queue length for the KDC sockets [1]. "  # says again what the first one said
             "The value of the setting is the value of the setting of the KDC sockets [1].")  # loops
-    result = attribute(text, [KRB])
-    assert result.answer == "The KDC listens on TCP sockets with a listen queue length of 5 [1]."
+    result = attribute(text, [KRB], similarity=similarity)
+    assert result.answer == "Set this to the size of the listen queue length for the KDC daemon's TCP sockets [1]."
     assert result.dropped == ["The value of the setting is the value of the setting of the KDC sockets."]
     assert not loops("The default value is 5, and the maximum value is 10 for the KDC.")
     assert not loops("| 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 |")
 
 
-def test_attribution_drops_questions_the_model_asks_and_a_lead_in_left_hanging() -> None:
-    text = ("The default listen queue length of the KDC TCP sockets is 5 [1]. "
+def test_attribution_drops_questions_the_model_asks_and_a_lead_in_left_hanging(similarity: Similarity) -> None:
+    text = ("The default value is 5 [1]. "
             "How can I change the listen queue length of the KDC sockets [1]? "
             "To change it, set kdc_tcp_listen_backlog in the KDC configuration as follows: [1]. "
             "Set `kdc_tcp_listen_backlog = 4096` in kdc.conf [1].")  # a number in no passage: dropped
-    result = attribute(text, [KRB])
-    assert result.answer == "The default listen queue length of the KDC TCP sockets is 5 [1]."
+    result = attribute(text, [KRB], similarity=similarity)
+    assert result.answer == "The default value is 5 [1]."
     assert len(result.dropped) == 3 and result.citations == [KRB]
 
 
@@ -337,26 +327,28 @@ def test_unreachable_model_still_returns_sources() -> None:
     assert result.timings.first_token_s is None
 
 
-def test_failure_mid_stream_keeps_what_was_streamed() -> None:
+def test_failure_mid_stream_keeps_what_was_streamed(similarity: Similarity) -> None:
     # Scripted: a backend dying after two sentences cannot be caused on demand with the real model.
     llm = ScriptedLLM(
-        ["The default listen queue length for KDC TCP sockets is 5 [1].", " The KDC"],
+        ["The default value is 5 [1].", " The KDC"],
         fail=LLMFailed("connection reset"),
     )
-    events = list(stream_answer("What is the default kdc_tcp_listen_backlog?", search=KeywordSearch(LIBRARY), llm=llm))
+    events = list(stream_answer("What is the default kdc_tcp_listen_backlog?", search=KeywordSearch(LIBRARY), llm=llm,
+                                similarity=similarity))
     assert isinstance(events[0], Retrieved)
     assert [e.text for e in events if isinstance(e, Delta)] == llm.deltas
     result = events[-1].result if isinstance(events[-1], Final) else None
     assert result is not None and result.note == "The answer was cut off (connection reset)."
-    assert result.answer.startswith("The default listen queue length for KDC TCP sockets is 5 [1].")
+    assert result.answer.startswith("The default value is 5 [1].")
     assert result.citations[0].chunk_id == KRB.chunk_id and result.timings.first_token_s is not None
 
 
-def test_a_looping_model_is_stopped_at_its_first_repeat() -> None:
+def test_a_looping_model_is_stopped_at_its_first_repeat(similarity: Similarity) -> None:
     # Scripted: the loop SmolLM2 falls into, made deterministic.
-    sentence = "The default listen queue length for KDC TCP sockets is 5 [1]. "
+    sentence = "The default value is 5 [1]. "
     llm = ScriptedLLM([sentence] * 50)
-    events = list(stream_answer("What is the default kdc_tcp_listen_backlog?", search=KeywordSearch(LIBRARY), llm=llm))
+    events = list(stream_answer("What is the default kdc_tcp_listen_backlog?", search=KeywordSearch(LIBRARY), llm=llm,
+                                similarity=similarity))
     assert sum(isinstance(e, Delta) for e in events) == 2
     result = events[-1].result if isinstance(events[-1], Final) else None
     assert result is not None and result.answer == sentence.strip() and result.note is None
@@ -405,12 +397,12 @@ def test_injected_instructions_stay_inside_the_data_fence_and_cannot_steer_the_a
 # --- async streaming ------------------------------------------------------------------------------
 
 
-def test_astream_answer_yields_retrieved_deltas_then_final() -> None:
+def test_the_stream_in_a_thread_yields_retrieved_deltas_then_final() -> None:
     llm = ScriptedLLM(["The default listen queue length", " for KDC TCP sockets is 5 [1]."])
 
     async def collect() -> list[object]:
-        return [e async for e in astream_answer(
-            "What is the default kdc_tcp_listen_backlog?", search=KeywordSearch(LIBRARY), llm=llm)]
+        return [e async for e in iterate_in_thread(lambda: stream_answer(
+            "What is the default kdc_tcp_listen_backlog?", search=KeywordSearch(LIBRARY), llm=llm))]
 
     events = asyncio.run(collect())
     assert isinstance(events[0], Retrieved) and isinstance(events[-1], Final)
@@ -422,9 +414,12 @@ def test_astream_answer_yields_retrieved_deltas_then_final() -> None:
 
 
 @pytest.mark.slow
-def test_embedded_model_answers_from_a_small_context_and_cites_it(embedded: EmbeddedLLM) -> None:
+def test_embedded_model_answers_from_a_small_context_and_cites_it(
+    embedded: EmbeddedLLM, similarity: Similarity,
+) -> None:
     search = KeywordSearch(LIBRARY)
-    events = list(stream_answer("What is the default value of kdc_tcp_listen_backlog?", search=search, llm=embedded))
+    events = list(stream_answer("What is the default value of kdc_tcp_listen_backlog?", search=search, llm=embedded,
+                                similarity=similarity))
     deltas = [e for e in events if isinstance(e, Delta)]
     result = events[-1].result if isinstance(events[-1], Final) else None
     assert deltas and result is not None and not result.declined
@@ -434,9 +429,10 @@ def test_embedded_model_answers_from_a_small_context_and_cites_it(embedded: Embe
 
 
 @pytest.mark.slow
-def test_embedded_model_with_an_injected_chunk_is_not_steered(embedded: EmbeddedLLM) -> None:
+def test_embedded_model_with_an_injected_chunk_is_not_steered(embedded: EmbeddedLLM, similarity: Similarity) -> None:
     search = KeywordSearch([KRB, INJECTED, KRB_PORTS])
-    result = answer("What is the default value of kdc_tcp_listen_backlog?", search=search, llm=embedded)
+    result = answer("What is the default value of kdc_tcp_listen_backlog?", search=search, llm=embedded,
+                    similarity=similarity)
     assert "PWNED" not in result.answer.upper() and "pirate" not in result.answer.lower()
     assert "5" in result.answer and KRB.chunk_id in [c.chunk_id for c in result.citations]
 

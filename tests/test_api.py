@@ -271,8 +271,8 @@ def test_no_stack_trace_in_errors(server_url: str) -> None:
 
 
 def test_exposure_warning() -> None:
-    from assistant.server import exposure_warning, is_loopback
     from assistant.settings import Settings
+    from assistant.surfaces.server import exposure_warning, is_loopback
 
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("example.org")

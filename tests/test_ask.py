@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from assistant.cli import main as cli_main
+from assistant.surfaces.cli import main as cli_main
 
 QUESTION = "Which folder holds messages the transfer agent could not deliver in Acme Router 2.0?"
 PAGED = "How are page numbers kept in Markdown converted from a PDF?"
@@ -96,25 +96,24 @@ def test_an_off_topic_question_is_declined_naming_what_was_searched(server_url: 
     ],
 )
 def test_declines_rest_on_the_retrieval_evidence(service: Any, question: str, reason: str) -> None:
-    from assistant.answer import answer
-    from assistant.ask import search_fn
+    from assistant.answerer import Answerer
 
-    result = answer(question, search=search_fn(service), llm=None)
+    result = Answerer(service).ask(question).result  # the session's service has llm="none"
     assert result.declined and not result.citations
     assert result.note == reason
 
 
 def test_a_paraphrase_close_in_meaning_is_answered_though_it_shares_few_words(service: Any) -> None:
     """Few of its words are in the manual ("letters", "postman", "hand over"), but the passage means it."""
-    from assistant.answer import GroundingPolicy, answer, assess
-    from assistant.ask import search_fn
+    from assistant.answerer import Answerer
+    from assistant.answering.grounding import GroundingPolicy, assess
 
     question = "Where are letters kept after the postman fails to hand them over in Acme Router 2.0?"
     chunks = service.search(question, 8)
     verdict = assess(question, chunks)
     assert verdict.coverage < GroundingPolicy().min_coverage  # word overlap alone would decline it
     assert max(c.similarity for c in chunks[:3]) >= GroundingPolicy().paraphrase_similarity
-    result = answer(question, search=search_fn(service), llm=None)
+    result = Answerer(service).ask(question).result
     assert not result.declined
     assert "UmssMtaBadMail" in result.citations[0].text
 
@@ -328,7 +327,7 @@ def test_evaluate_answers_figures(service: Any, tmp_path: Any, monkeypatch: pyte
     assert [r["id"] for r in result["per_question"]] == ["A-1", "A-2", "A-3", "U-1"]
     assert "| A-2 | howto | no | yes |" in captured.err  # the per-question table, on stderr
 
-    from assistant.evaluate_answers import answers_table
+    from assistant.measure.answers import answers_table
 
     table = answers_table(result)
     assert "| cited_gold | 0.667 |" in table and "per_question" not in table

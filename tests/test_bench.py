@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from assistant.bench import EXPECTED, SECTIONS
-from assistant.cli import main
+from assistant.measure.bench import EXPECTED, SECTIONS
+from assistant.surfaces.cli import main
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from assistant.links import chunk_anchor
+from assistant.surfaces.links import chunk_anchor
 
 VIEWPORT = {"width": 1000, "height": 420}
 QUERY = "GET /healthz reports the state of the index and of Chroma"

@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 
-from assistant.answer import AnswerResult
+from assistant.answering.results import AnswerResult
 from assistant.service import DocumentInfo, LibraryListing, ProductInfo, VendorInfo, VersionInfo
+from assistant.surfaces import chat_render as render
 from indexing.chunk import Chunk
 
 ROOT = Path(__file__).resolve().parents[1]
 
-chat = pytest.importorskip("assistant.chat")
+chat = pytest.importorskip("assistant.surfaces.chat")
 
 
 def make_chunk(product: str, version: str, n: int, text: str, page: int | None = None, **extra: Any) -> Chunk:
@@ -57,7 +58,7 @@ def result(**fields: Any) -> AnswerResult:
 def test_answer_lists_sources_in_cited_order_with_links_and_side_texts() -> None:
     r = result(answer="They go to the UmssMtaBadMail folder [1]. The queue is flushed every 5 minutes [2].",
                citations=[BADMAIL, QUEUE])
-    rendered = chat.render_answer(r)
+    rendered = render.render_answer(r)
     content = rendered.content
     # the [n] markers stay as they are: Chainlit links them to the side-panel elements of that name
     assert "UmssMtaBadMail folder [1]" in content and "5 minutes [2]" in content
@@ -81,13 +82,13 @@ def test_links_are_absolute_under_a_public_url() -> None:
     base = chat.link_base(Settings(public_url="https://docs.example.org/"))
     assert base == "https://docs.example.org"
     assert chat.link_base(Settings()) == ""  # same origin: root-relative
-    content = chat.render_answer(result(answer="x [1].", citations=[QUEUE]), base).content
+    content = render.render_answer(result(answer="x [1].", citations=[QUEUE]), base).content
     assert "(https://docs.example.org/files/acme/2.0/guide/guide.pdf#page=12)" in content
 
 
 def test_document_text_cannot_inject_markdown_or_html() -> None:
     r = result(answer="See [here](javascript:alert(1)) <img src=x onerror=alert(3)> **now** [1].", citations=[HOSTILE])
-    rendered = chat.render_answer(r)
+    rendered = render.render_answer(r)
     for text in (rendered.content, rendered.sources[0].content):
         # every bracket, tag, bang and ampersand of the document is backslash-escaped: shown, not rendered
         assert not re.search(r"(?<!\\)(\]\(javascript|!\[|<script|<img|<b>|&amp;)", text), text
@@ -101,18 +102,18 @@ def test_document_text_cannot_inject_markdown_or_html() -> None:
 
 
 def test_md_escape_is_what_markdown_shows_literally() -> None:
-    assert chat.md_escape("a_b *c* `d` 2.0") == "a\\_b \\*c\\* \\`d\\` 2\\.0"
-    assert chat.md_escape("x\r\n\ty\n    z") == "x\ny\nz"
-    assert chat.md_escape(" folder") == " folder"  # a streamed token keeps its leading space
-    assert chat.escape_answer("x [1][2]. [x]") == "x [1][2]\\. \\[x\\]"
-    assert chat.escape_answer("see [1] and [2] too") == "see [1] and [2] too"
+    assert render.md_escape("a_b *c* `d` 2.0") == "a\\_b \\*c\\* \\`d\\` 2\\.0"
+    assert render.md_escape("x\r\n\ty\n    z") == "x\ny\nz"
+    assert render.md_escape(" folder") == " folder"  # a streamed token keeps its leading space
+    assert render.escape_answer("x [1][2]. [x]") == "x [1][2]\\. \\[x\\]"
+    assert render.escape_answer("see [1] and [2] too") == "see [1] and [2] too"
 
 
 def test_a_decline_says_what_was_searched_and_lists_the_closest_passages() -> None:
     r = result(question="What is the capital of Mongolia?", query="What is the capital of Mongolia?",
                answer="The library does not hold an answer to this question. Searched: the whole library.",
                declined=True, passages=[BADMAIL, QUEUE], note="Declined: no passage mentions mongolia.")
-    rendered = chat.render_answer(r)
+    rendered = render.render_answer(r)
     assert rendered.content.startswith("The library does not hold an answer")
     assert "*Why:* no passage mentions mongolia\\." in rendered.content
     assert "*Searched:* the whole library, for “What is the capital of Mongolia?”" in shown(rendered.content)
@@ -125,7 +126,7 @@ def test_a_degraded_answer_says_why_and_still_shows_its_sources() -> None:
     note = "The language model is unavailable (cannot reach Ollama); here are the passages."
     r = result(answer="The UmssMtaBadMail folder holds messages that could not be delivered [1].",
                citations=[BADMAIL], passages=[BADMAIL], note=note)
-    content = chat.render_answer(r).content
+    content = render.render_answer(r).content
     assert "⚠️ The language model is unavailable \\(cannot reach Ollama\\)" in content
     assert "**Sources**" in content and "- [1] " in content
 
@@ -134,7 +135,7 @@ def test_a_rewritten_follow_up_shows_what_was_searched() -> None:
     r = result(question="And in 1.6?", query="Where do undeliverable messages go in Acme 1.6? And in 1.6?",
                answer="x [1].", citations=[BADMAIL], scope="Acme 1.6")
     assert "*Searched:* Acme 1.6, for “Where do undeliverable messages go in Acme 1.6? And in 1.6?”" in shown(
-        chat.render_answer(r).content)
+        render.render_answer(r).content)
 
 
 # --- settings panel and welcome -------------------------------------------------------------------
@@ -218,7 +219,7 @@ def test_login_takes_the_token_as_password() -> None:
 
 
 def test_importing_the_chat_loads_no_model_and_no_index() -> None:
-    code = ("import sys, assistant.chat; "
+    code = ("import sys, assistant.surfaces.chat; "
             "print(sorted(m for m in ('torch', 'sentence_transformers', 'chromadb', 'xllamacpp', 'llama_index', "
             "'ollama') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,

@@ -31,7 +31,7 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
-from assistant.links import chunk_anchor
+from assistant.surfaces.links import chunk_anchor
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "Which folder holds messages the transfer agent could not deliver in Acme Router 2.0?"
@@ -180,7 +180,7 @@ def spawn_server(library: Path, data: Path, work: Path, **settings: str) -> Iter
     log_path = work / "server.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "assistant.cli", "serve", "--library", str(library), "--data", str(copy),
+            [sys.executable, "-m", "assistant.surfaces.cli", "serve", "--library", str(library), "--data", str(copy),
              "--port", str(port)],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )

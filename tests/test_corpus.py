@@ -1,6 +1,6 @@
-"""Against the real shared corpus: every answerable question's evidence (the dev set's and the held-out
-set's, tests/eval/heldout.jsonl) is inside some chunk whose page span holds the gold page. Skipped
-(with a message) where ../shared is absent."""
+"""Against the real shared corpus: every answerable question's evidence (the dev set's, the held-out
+set's, tests/eval/heldout.jsonl, and the validation set's, tests/eval/validation.jsonl) is inside some
+chunk whose page span holds the gold page. Skipped (with a message) where ../shared is absent."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS, EVAL, need_corpus
 
+from assistant.measure.retrieval import Question, load_questions
 from indexing.chunker import Chunker, Piece
-from indexing.evaluate import Question, load_questions
 from indexing.library import GENERATED_DIRS, scan_library
 from indexing.loaders import load_file
 
@@ -34,10 +34,11 @@ def pieces(source: str) -> list[Piece]:
 
 
 HELDOUT = Path(__file__).parent / "eval" / "heldout.jsonl"
+VALIDATION = Path(__file__).parent / "eval" / "validation.jsonl"
 
 
 def answerable() -> list[Question]:
-    sets = [load_questions(path) for path in (EVAL, HELDOUT) if path.is_file()]
+    sets = [load_questions(path) for path in (EVAL, HELDOUT, VALIDATION) if path.is_file()]
     return [q for questions in sets for q in questions if q.source and q.evidence]
 
 

@@ -196,9 +196,9 @@ def tool_text(result: Any) -> str:
 async def test_chroma_down_is_503_and_service_resumes_when_it_is_back(
     tmp_path: Path, embedder: Embedder, chroma: ChromaServer
 ) -> None:
-    from assistant.server import create_app
     from assistant.service import LibraryService
     from assistant.settings import Settings
+    from assistant.surfaces.server import create_app
 
     library = tmp_path / "library"
     doc = library / "kiwi" / "1.0" / "guide"

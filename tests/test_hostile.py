@@ -370,7 +370,7 @@ def test_a_later_run_repairs_the_index(hostile: Path, first: tuple[Run, Snapshot
 
 
 def test_the_cli_documents_the_ingesters_default_cap(capsys: pytest.CaptureFixture[str]) -> None:
-    from assistant import cli
+    from assistant.surfaces import cli
     from indexing import ingest as ingest_module
 
     assert cli.DEFAULT_MAX_FILE_CHUNKS == ingest_module.DEFAULT_MAX_FILE_CHUNKS

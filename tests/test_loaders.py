@@ -12,7 +12,8 @@ from pdf_factory import encrypt, manual_pdf
 
 from indexing.document import Block, LoadedDocument, LoaderError
 from indexing.loaders import LOADERS, is_supported, load_file
-from indexing.loaders.clean import Vocabulary, clean_block, dehyphenate, split_long
+from indexing.loaders.clean import clean_block, split_long
+from indexing.loaders.hyphenation import Vocabulary, dehyphenate
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "library"
 
@@ -321,6 +322,51 @@ def test_html_decodes_legacy_encodings(tmp_path: Path) -> None:
     undeclared = "<html><body><p>d\xe9j\xe0 vu</p></body></html>".encode("cp1252")
     doc = load_file(write(tmp_path, "legacy.html", undeclared))
     assert all_text(doc) == "déjà vu" and doc.warnings == ["not valid UTF-8; decoded as cp1252"]
+
+
+def nested_page(levels: int) -> str:
+    return ("<html><head><title>Deep</title></head><body><h1>Top</h1><p>before</p>" + "<div>" * levels
+            + "<p>deep</p>" + "</div>" * levels + "<h2>Later</h2><p>after</p></body></html>")
+
+
+@pytest.mark.parametrize("levels", [300, 3_000])
+def test_html_deep_nesting_keeps_all_text_in_order(tmp_path: Path, levels: int) -> None:
+    """libxml2 stops at 256 levels (2,048 with huge_tree) and drops the rest of the page without an
+    exception: only "before" was indexed (issue 16)."""
+    doc = load_file(write(tmp_path, "deep.html", nested_page(levels)))
+    assert [b.text for b in doc.blocks] == ["Top", "before", "deep", "Later", "after"]
+    assert block_with(doc, "deep").heading == ["Top"] and block_with(doc, "after").heading == ["Top", "Later"]
+    assert doc.title == "Deep"
+
+
+def test_html_200000_levels_are_read_in_full_quickly(tmp_path: Path) -> None:
+    """Far past libxml2's limit (unclosed tags can do this): read again by the fallback parser, all the
+    text in order, furniture still dropped, no "partially indexed" warning, in seconds (not minutes:
+    lxml's own tree walks are quadratic in the depth)."""
+    levels = 200_000
+    page = ("<html><head><title>Deep</title></head><body><p>before</p>" + '<div class="x">' * levels
+            + "<nav>NAV</nav>deep &amp; <b>deeper</b>" + "</div>" * levels
+            + "<script>NOT-TEXT</script><p>after</p></body></html>")
+    started = time.perf_counter()
+    doc = load_file(write(tmp_path, "deeper.html", page))
+    assert time.perf_counter() - started < 30
+    assert [b.text for b in doc.blocks] == ["before", "deep & deeper", "after"] and doc.title == "Deep"
+    assert doc.warnings == ["the HTML parser stopped early (Excessive depth in document: 2048); read again "
+                            "with a simpler parser, all text kept"]
+
+
+def test_html_cut_short_without_a_fallback_is_reported_partial(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should the fallback parser fail, what libxml2 read is kept and the file is reported partial."""
+
+    def broken(text: str) -> None:
+        raise ValueError("broken fallback")
+
+    monkeypatch.setattr("indexing.loaders.html_parse._parse_without_depth_limit", broken)
+    doc = load_file(write(tmp_path, "deep.html", nested_page(3_000)))
+    assert [b.text for b in doc.blocks] == ["Top", "before"]
+    assert len(doc.warnings) == 1 and doc.warnings[0].startswith("partially indexed: the HTML parser stopped early")
+    assert "broken fallback" in doc.warnings[0]
 
 
 # --- plain text ----------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from markupsafe import Markup
 
-from assistant.links import chunk_anchor
-from assistant.web import highlight, query_terms, snippet
+from assistant.surfaces.links import chunk_anchor
+from assistant.surfaces.web import highlight, query_terms, snippet
 
 HTML = {"accept": "text/html"}
 
@@ -181,7 +181,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from assistant.server import mount_chat
+from assistant.surfaces.server import mount_chat
 
 app = FastAPI()
 assert mount_chat(app, Path("no-such-chat.py")) is False

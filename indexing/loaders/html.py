@@ -8,26 +8,24 @@ list items and table rows are gathered into runs; a `<dt>` term is kept with its
 A heading inside an admonition (DocBook's `<div class="note"><h3>Note</h3>`, 1,280 chunks of the
 shared corpus) is the box's label, not a section: it stays in the text and out of the heading trail,
 where it would replace the title of the section the box sits in.
+A page nested deeper than libxml2 reads (2,048 levels: unclosed tags) is read again with a simpler
+tree builder that has no depth limit; trees are walked in time linear in their depth.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import lxml.etree as etree
-import lxml.html
 
-from indexing.document import Block, LoadedDocument, LoaderError
-from indexing.loaders.clean import (
-    HeadingTrail,
-    decode_text,
-    heading_title,
-    make_blocks,
-    read_source,
-    sniff_binary,
-)
+from indexing.document import Block, LoadedDocument
+from indexing.loaders.clean import heading_title, make_blocks
+from indexing.loaders.decoding import read_source
+from indexing.loaders.heading_trail import HeadingTrail
+from indexing.loaders.html_parse import parse_html
 
 _DROP_TAGS = {
     "script", "style", "noscript", "template", "nav", "head", "form", "button", "iframe", "svg",
@@ -53,40 +51,13 @@ _RUN_KINDS = {"li", "row"}
 _RUN_CHARS = 1200
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _INLINE_SPACE = re.compile(r"[ \t\n\r\f\v]+")
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
-_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._:-]+)""", re.IGNORECASE)
-_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 _LINE_BREAK = "\u2028"  # <br> inside inline text; clean_block turns it into a newline
 
 
-def _declared_charset(data: bytes) -> str | None:
-    head = data[:4096]
-    m = _XML_ENCODING.match(head) or _META_CHARSET.search(head)
-    return m.group(1).decode("ascii") if m else None
-
-
-def _parse(data: bytes) -> tuple[etree._Element, list[str]]:
-    """Decode (declared charset, else UTF-8, else cp1252/latin-1) and parse leniently."""
-    kind = sniff_binary(data)
-    if kind:
-        raise LoaderError(f"not an HTML file: the file is {kind}")
-    text, warning = decode_text(data, _declared_charset(data))
-    text = _XML_DECL.sub("", text, count=1)
-    if not text.strip():
-        raise LoaderError("empty HTML document")
-    try:
-        root = lxml.html.document_fromstring(text)
-    except (etree.ParserError, ValueError) as exc:
-        raise LoaderError(f"HTML could not be parsed ({exc})") from exc
-    return root, [warning] if warning else []
-
-
 def _is_navigation(el: etree._Element) -> bool:
-    """Page furniture, not documentation: navigation bars, sidebars, search boxes, hidden bits."""
-    tag = el.tag.lower()
-    if tag in _DROP_TAGS:
-        return True
-    if tag == "header" and not any(h.tag in _HEADINGS for h in el.iter() if isinstance(h.tag, str)):
+    """Page furniture, not documentation: navigation bars, sidebars, search boxes, hidden bits (and a
+    <header> without a heading, which `_prune` judges)."""
+    if el.tag.lower() in _DROP_TAGS:
         return True
     classes = set((el.get("class") or "").split())
     if classes & _NAV_CLASSES or (el.get("id") or "") in _NAV_IDS:
@@ -98,8 +69,52 @@ def _is_navigation(el: etree._Element) -> bool:
     return bool(_HIDDEN_STYLE.search(el.get("style") or ""))
 
 
+def _events(root: etree._Element) -> Iterator[tuple[str, etree._Element]]:
+    """The events of `etree.iterwalk(root, events=("start", "end", "comment", "pi"))`, in linear time
+    however deep the nesting. Both lxml shortcuts are quadratic in the depth: `iterwalk` queues the
+    "end" events of a run of closing elements all at once and pops them from the front of a list, and
+    `root.iter()` releases each element's proxy, which walks up to the nearest ancestor that has one.
+    Here the open ancestors stay on a stack (as proxies), so releasing a proxy stops at its parent."""
+    yield "start", root
+    stack = [root]
+    child = next(iter(root), None)
+    while stack:
+        if child is None:
+            el = stack.pop()
+            yield "end", el
+            child = el.getnext() if stack else None
+        elif isinstance(child.tag, str):
+            yield "start", child
+            stack.append(child)
+            child = next(iter(child), None)
+        else:
+            if child.tag is etree.Comment:
+                yield "comment", child
+            elif child.tag is etree.PI:
+                yield "pi", child
+            child = child.getnext()
+
+
 def _prune(root: etree._Element) -> None:
-    doomed = [el for el in root.iter() if isinstance(el.tag, str) and _is_navigation(el)]
+    """Drop page furniture; a <header> is furniture unless it holds a heading."""
+    doomed: list[etree._Element] = []
+    headed: list[bool] = []  # per open <header>, innermost last: does it hold a heading (so far)?
+    for event, el in _events(root):
+        if event not in ("start", "end"):
+            continue
+        tag = el.tag.lower()
+        if event == "start":
+            if tag in _HEADINGS:
+                i = len(headed) - 1
+                while i >= 0 and not headed[i]:  # outer ones are marked already when an inner one is
+                    headed[i] = True
+                    i -= 1
+            if tag == "header":
+                headed.append(False)
+            elif _is_navigation(el):
+                doomed.append(el)
+        elif tag == "header" and (not headed.pop() or _is_navigation(el)):
+            doomed.append(el)
     for el in doomed:
         if el.getparent() is not None:
             el.drop_tree()
@@ -197,7 +212,7 @@ def _walk(content: etree._Element, builder: _Builder) -> None:
     """Iterative walk (no recursion limit on deeply nested pages) over start/end events."""
     inside_pre: etree._Element | None = None
     admonitions: list[etree._Element] = []  # open admonition boxes, innermost last
-    for event, el in etree.iterwalk(content, events=("start", "end", "comment", "pi")):
+    for event, el in _events(content):
         if inside_pre is not None:
             if event == "end" and el is inside_pre:
                 inside_pre = None
@@ -241,7 +256,7 @@ def _walk(content: etree._Element, builder: _Builder) -> None:
 
 def load_html(path: Path) -> LoadedDocument:
     """Parse one HTML page into blocks of visible documentation text."""
-    root, warnings = _parse(read_source(path))
+    root, warnings = parse_html(read_source(path))
     title = _title(root)
     _prune(root)
     builder = _Builder()

@@ -14,17 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexing.document import Block, LoadedDocument
-from indexing.loaders.clean import (
-    HeadingTrail,
-    Vocabulary,
-    dedent,
-    dehyphenate,
-    drop_running_lines,
-    heading_title,
-    layout_paragraphs,
-    make_blocks,
-)
+from indexing.loaders.clean import heading_title, make_blocks
+from indexing.loaders.heading_trail import HeadingTrail
+from indexing.loaders.hyphenation import Vocabulary, dehyphenate
 from indexing.loaders.text import decode_file
+from indexing.loaders.text_layout import dedent, drop_running_lines, layout_paragraphs
 
 _MARKER = re.compile(r"^\s*<!--\s*page\b\s*:?\s*(.*?)\s*-->\s*$", re.IGNORECASE)
 _COMMENT_LINE = re.compile(r"^\s*<!--.*-->\s*$")

@@ -13,19 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from indexing.document import Block, LoadedDocument, LoaderError
-from indexing.loaders.clean import (
-    HeadingTrail,
-    Vocabulary,
-    dedent,
-    dehyphenate,
-    drop_running_lines,
-    heading_title,
-    layout_paragraphs,
-    make_blocks,
-    read_source,
-    sniff_binary,
-)
-from indexing.loaders.clean import decode_text as _decode
+from indexing.loaders.clean import heading_title, make_blocks
+from indexing.loaders.decoding import decode_text as _decode
+from indexing.loaders.decoding import read_source, sniff_binary
+from indexing.loaders.heading_trail import HeadingTrail
+from indexing.loaders.hyphenation import Vocabulary, dehyphenate
+from indexing.loaders.text_layout import dedent, drop_running_lines, layout_paragraphs
 
 _NUMBERED = re.compile(r"^(\d+(?:\.\d+)*)\.?\s+(\S.*)$")
 _NUMBERED_STRICT = re.compile(r"^(\d+(?:\.\d+)+\.?|\d+\.)\s+([A-Za-z].*)$")

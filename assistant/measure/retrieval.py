@@ -1,4 +1,5 @@
-"""Retrieval quality over a question file (the format of shared/eval): hit@k and MRR@10.
+"""Retrieval quality over a question file (the format of shared/eval): hit@k and MRR@10, for each
+search mode (`mcdewey eval`) and for the bench's encoder comparison.
 
 A retrieved chunk answers a question when its source is the question's source and, where pages are
 given, its page span overlaps them. Unanswerable questions (no source) are left out of these figures.
@@ -10,6 +11,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from indexing.chunk import Chunk
 
@@ -99,3 +101,34 @@ def evaluate(questions: list[Question], search: Search) -> EvalResult:
 
     everything = [r for ranks in totals.values() for r in ranks]
     return EvalResult(score(everything), {s: score(r) for s, r in sorted(totals.items())}, misses)
+
+
+# --- `mcdewey eval`: the search modes side by side ------------------------------------------------
+
+COMPARED_MODES = ("hybrid", "keyword", "dense")  # the table's rows: the default, then BM25 and dense alone
+ModeSearch = Callable[[str, int, str], list[Chunk]]
+"""(query, top_k, mode) -> chunks, best first: the service's search with its mode."""
+
+
+def evaluate_modes(questions: list[Question], search: ModeSearch) -> dict[str, EvalResult]:
+    """Every question through each search mode, hybrid first."""
+    return {mode: evaluate(questions, lambda q, k, m=mode: search(q, k, m)) for mode in COMPARED_MODES}
+
+
+def modes_json(results: dict[str, EvalResult]) -> dict[str, Any]:
+    return {m: {"overall": r.overall.as_dict(), "by_style": {s: v.as_dict() for s, v in r.by_style.items()},
+                "misses": r.misses} for m, r in results.items()}
+
+
+def modes_tables(results: dict[str, EvalResult]) -> str:
+    """Markdown: the modes overall, hybrid by question style, and hybrid's misses at 5."""
+    lines = ["| retrieval | n | hit@1 | hit@5 | hit@10 | MRR@10 |", "|---|---|---|---|---|---|"]
+    for mode, r in results.items():
+        o = r.overall.as_dict()
+        lines.append(f"| {mode} | {o['n']} | {o['hit@1']} | {o['hit@5']} | {o['hit@10']} | {o['mrr@10']} |")
+    lines += ["", "| style (hybrid) | n | hit@1 | hit@5 | hit@10 | MRR@10 |", "|---|---|---|---|---|---|"]
+    for style, s in results["hybrid"].by_style.items():
+        o = s.as_dict()
+        lines.append(f"| {style} | {o['n']} | {o['hit@1']} | {o['hit@5']} | {o['hit@10']} | {o['mrr@10']} |")
+    lines += ["", f"missed at 5 (hybrid): {', '.join(results['hybrid'].misses) or 'none'}"]
+    return "\n".join(lines)

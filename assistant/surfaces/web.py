@@ -21,10 +21,11 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup, escape
 
 from assistant.errors import BadRequest, McDeweyError, NotFound
-from assistant.links import chunk_anchor, chunk_href, doc_href, file_href, is_pdf
 from assistant.service import LibraryListing, LibraryService, PageView, shown
 from assistant.settings import Settings
+from assistant.surfaces.links import chunk_anchor, chunk_href, doc_href, file_href, is_pdf
 from indexing.chunk import Chunk
+from indexing.tokens import QUESTION_STOPWORDS
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -40,10 +41,6 @@ FILE_CSP = (
     "frame-ancestors 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; font-src 'self' data:"
 )
 SCRIPTABLE_TYPES = ("text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml")
-STOPWORDS = frozenset(
-    "a an and are as at be by can do does for from how i in is it of on or the this that to what when "
-    "where which who why with".split()
-)
 SNIPPET_CHARS = 320
 
 
@@ -69,7 +66,7 @@ def error_page(status: int, reason: str) -> HTMLResponse:
 def query_terms(query: str) -> list[str]:
     """Words of the query worth marking: no stopwords, no single letters, longest first."""
     words = re.findall(r"\w[\w.+-]*\w|\w", query)
-    keep = [w for w in words if len(w) > 1 and w.lower() not in STOPWORDS]
+    keep = [w for w in words if len(w) > 1 and w.lower() not in QUESTION_STOPWORDS]
     return sorted(dict.fromkeys(keep), key=lambda w: (-len(w), w.lower()))
 
 

@@ -8,7 +8,6 @@ Pages build the same links with an empty base (root-relative), so the browser an
 from __future__ import annotations
 
 import re
-from typing import Any
 from urllib.parse import quote, urlencode
 
 from pydantic import Field
@@ -79,11 +78,6 @@ def chunk_record(chunk: Chunk, base_url: str) -> ChunkRecord:
         url=doc_href(chunk.source, chunk.page, chunk.chunk_id, base),
         file_url=file_href(chunk.source, chunk.page, base),
     )
-
-
-def chunk_record_dict(chunk: Chunk, base_url: str) -> dict[str, Any]:
-    """`chunk_record` as JSON-ready data (what REST and MCP serialise)."""
-    return chunk_record(chunk, base_url).model_dump(mode="json")
 
 
 def chunk_records(chunks: list[Chunk], base_url: str) -> list[ChunkRecord]:

@@ -4,7 +4,7 @@ Each question runs through the same pipeline as the chat and `POST /api/ask` (no
 retrieval eval; the model `MCDEWEY_LLM` names). Figures:
 
 - `cited_gold`: share of answerable questions (those with a gold `source`) whose citations include a
-  chunk at the gold place (`indexing.evaluate.answers`: same file and, where given, page);
+  chunk at the gold place (`measure.retrieval.answers`: same file and, where given, page);
 - `gold_retrieved`: the same for what retrieval returned — the ceiling `cited_gold` can reach;
 - `declined_unanswerable`: share of unanswerable questions (no gold source) that were declined;
 - `wrongly_declined`: share of answerable questions that were declined;
@@ -20,49 +20,59 @@ is written to stderr as they finish, so `--json` output stays clean.
 from __future__ import annotations
 
 import contextlib
-import math
-import statistics
+import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from assistant.answer import AnswerResult, Final, Retrieved, stream_answer
-from assistant.ask import default_top_k, get_llm, search_fn
+from assistant.answerer import Answerer, embedding_similarity
+from assistant.answering.results import AnswerResult
+from assistant.answering.text import MARKER, split_sentences
+from assistant.answering.verify import Similarity, verify
 from assistant.llm import LLMError
-from indexing.evaluate import Question, answers
+from assistant.measure.retrieval import Question, answers
+from assistant.measure.stats import median, nearest_rank
 
 if TYPE_CHECKING:
     from assistant.service import LibraryService
 
 
-def _median(values: Sequence[float]) -> float | None:
-    return round(statistics.median(values), 3) if values else None
+def _p90(values: Sequence[float]) -> float:
+    """Nearest-rank 90th percentile (an observed time, not an interpolated one)."""
+    return nearest_rank(values, 90)
 
 
-def _p90(values: Sequence[float]) -> float | None:
-    """Nearest-rank 90th percentile, None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[max(1, math.ceil(0.9 * len(ordered))) - 1], 3)
+def _seconds(values: Sequence[float], figure: Callable[[Sequence[float]], float]) -> float | None:
+    """`figure(values)` rounded to the millisecond, None for no values."""
+    return round(figure(values), 3) if values else None
 
 
 def _share(hits: int, n: int) -> float | None:
     return round(hits / n, 3) if n else None
 
 
+def verified_share(result: AnswerResult, similarity: Similarity) -> float | None:
+    """Of the answer's cited sentences, the share its cited passage says (`verify`): an audit of what a
+    reader is shown, whichever stage wrote it. None for a decline or an answer without citations."""
+    if result.declined:
+        return None
+    shown = ok = 0
+    for sentence in split_sentences(re.sub(r"^According to the [^:]{1,200}: ", "", result.answer)):
+        marks = [int(n) for n in MARKER.findall(sentence)]
+        if not marks:
+            continue
+        shown += 1
+        ok += any(1 <= m <= len(result.citations) and verify(sentence, result.citations[m - 1].text, similarity).ok
+                  for m in marks)
+    return round(ok / shown, 3) if shown else None
+
+
 def evaluate_question(service: LibraryService, q: Question, top_k: int | None = None) -> dict[str, Any]:
     """One question through the pipeline: what it answered, cited and retrieved, and how fast."""
-    retrieved: list[Any] = []
-    result: AnswerResult | None = None
-    k = default_top_k(service.settings) if top_k is None else top_k
-    for event in stream_answer(q.question, search=search_fn(service), llm=get_llm(service.settings), top_k=k):
-        if isinstance(event, Retrieved):
-            retrieved = list(event.chunks)
-        elif isinstance(event, Final):
-            result = event.result
-    assert result is not None  # stream_answer always ends with Final
+    answerer = Answerer(service)
+    asked = answerer.ask(q.question, top_k=top_k)
+    result, retrieved = asked.result, asked.retrieved
     retrieved_ids = {c.chunk_id for c in retrieved}
     answerable = bool(q.source)
     return {
@@ -77,7 +87,12 @@ def evaluate_question(service: LibraryService, q: Question, top_k: int | None = 
         "note": result.note,
         "first_token_s": result.timings.first_token_s,
         "total_s": result.timings.total_s,
+        "verified": verified_share(result, embedding_similarity(service.index.embedder)),
+        "question": q.question,
         "answer": result.answer,
+        "dropped": result.dropped,
+        "cited": [{"n": n, "source": c.source, "pages": c.pages_text(), "heading": " › ".join(c.heading),
+                   "text": c.text} for n, c in enumerate(result.citations, 1)],
     }
 
 
@@ -95,7 +110,7 @@ def evaluate_answers(
     service: LibraryService, questions: Sequence[Question], progress: TextIO | None = sys.stderr
 ) -> dict[str, Any]:
     """Run every question; return the figures (flat) and `per_question`."""
-    llm = get_llm(service.settings)
+    llm = Answerer(service).model
     started = time.monotonic()
     service.search("warm up", 1)  # load the embedding model and the indexes: not part of any answer
     load = getattr(llm, "load", None)
@@ -113,6 +128,7 @@ def evaluate_answers(
         if progress is not None:
             print(_row(row), file=progress, flush=True)
     answerable = [r for r in rows if r["answerable"]]
+    audited = [r for r in rows if r["verified"] is not None]
     unanswerable = [r for r in rows if not r["answerable"]]
     first_tokens = [r["first_token_s"] for r in rows if r["first_token_s"] is not None]
     totals = [r["total_s"] for r in rows if not r["declined"]]  # a decline costs a search, nothing more
@@ -126,10 +142,11 @@ def evaluate_answers(
         "declined_unanswerable": _share(sum(r["declined"] for r in unanswerable), len(unanswerable)),
         "wrongly_declined": _share(sum(r["declined"] for r in answerable), len(answerable)),
         "cited_unretrieved": sum(r["cited_unretrieved"] for r in rows),
-        "first_token_median_s": _median(first_tokens),
-        "first_token_p90_s": _p90(first_tokens),
-        "total_median_s": _median(totals),
-        "total_p90_s": _p90(totals),
+        "verified_share": _share(sum(r["verified"] for r in audited), len(audited)) if audited else None,
+        "first_token_median_s": _seconds(first_tokens, median),
+        "first_token_p90_s": _seconds(first_tokens, _p90),
+        "total_median_s": _seconds(totals, median),
+        "total_p90_s": _seconds(totals, _p90),
         "warm_up_s": warm_up_s,
         "per_question": rows,
     }

@@ -24,13 +24,13 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.api import api_router
-from assistant.ask import ask_router, warm_llm
+from assistant.answerer import Answerer
 from assistant.errors import McDeweyError
-from assistant.mcp_tools import build_mcp
 from assistant.service import LibraryService
 from assistant.settings import Settings
-from assistant.web import STATIC, error_page, web_router
+from assistant.surfaces.api import api_router, ask_router
+from assistant.surfaces.mcp_tools import build_mcp
+from assistant.surfaces.web import STATIC, error_page, web_router
 
 log = logging.getLogger("mcdewey.server")
 
@@ -172,13 +172,14 @@ def mount_chat(app: FastAPI, target: Path = CHAT_TARGET) -> bool:
     """Mount the Chainlit chat at /chat when `target` exists; the rest of the app works without it.
 
     Chainlit's app is a process-wide singleton: the service is handed over on its `state`
-    (`chainlit.server.app.state.mcdewey_service` / `.mcdewey_settings`). A second mount in one process
+    (`chainlit.server.app.state`:
+    `mcdewey_service`, `mcdewey_answerer`, `mcdewey_settings`). A second mount in one process
     (a second app in tests) fails inside Chainlit; that is logged, not raised.
     """
     if not target.is_file():
         return False
     # Chainlit finds .chainlit/config.toml, chainlit.md and public/ in its app root (default: the cwd).
-    os.environ.setdefault("CHAINLIT_APP_ROOT", str(Path(__file__).resolve().parent.parent))
+    os.environ.setdefault("CHAINLIT_APP_ROOT", str(Path(__file__).resolve().parents[2]))
     try:
         from chainlit.server import app as chainlit_app
         from chainlit.utils import mount_chainlit
@@ -186,6 +187,7 @@ def mount_chat(app: FastAPI, target: Path = CHAT_TARGET) -> bool:
         if getattr(chainlit_app.state, "mcdewey_mounted", False):  # keep the first app's service
             raise RuntimeError("Chainlit is already mounted in this process")
         chainlit_app.state.mcdewey_service = getattr(app.state, "service", None)
+        chainlit_app.state.mcdewey_answerer = getattr(app.state, "answerer", None)
         chainlit_app.state.mcdewey_settings = getattr(app.state, "settings", None)
         mount_chainlit(app=app, target=str(target), path=CHAT_PATH)
         chainlit_app.state.mcdewey_mounted = True
@@ -198,13 +200,14 @@ def mount_chat(app: FastAPI, target: Path = CHAT_TARGET) -> bool:
 def create_app(settings: Settings, service: LibraryService | None = None) -> FastAPI:
     """Pages, REST, MCP and (when present) the chat, all over one LibraryService."""
     service = service or LibraryService(settings)
+    answerer = Answerer(service, settings)  # the app's settings choose the model (a test may share a service)
     mcp = build_mcp(settings, service)
     mcp_app = mcp.streamable_http_app()  # creates the session manager the lifespan runs
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         warm_up(service)
-        warm_llm(settings)  # the embedded model loads in the background, not on the first question
+        answerer.warm()  # the embedded model loads in the background, not on the first question
         async with mcp.session_manager.run():
             yield
 
@@ -214,9 +217,10 @@ def create_app(settings: Settings, service: LibraryService | None = None) -> Fas
     )
     app.state.settings = settings
     app.state.service = service
+    app.state.answerer = answerer
     app.state.mcp = mcp
     app.include_router(api_router(service, settings.base_url()))
-    app.include_router(ask_router(service, settings))
+    app.include_router(ask_router(answerer, settings.base_url()))
     app.include_router(web_router(settings, service))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.router.routes.extend(mcp_app.routes)  # /mcp itself, not a mount that redirects to /mcp/

@@ -1,6 +1,6 @@
 """The MCP server (official SDK, FastMCP over streamable HTTP): four tools over LibraryService.
 
-The tools return the same records as REST (`assistant.links.chunk_record`), as structured content.
+The tools return the same records as REST (`assistant.surfaces.links.chunk_record`), as structured content.
 A service error (empty query, unknown filter, unknown chunk) becomes a tool error — a result with
 isError and the reason — so an agent can correct its call; nothing is silently widened.
 
@@ -27,9 +27,9 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from assistant.errors import McDeweyError
-from assistant.links import ChunkRecord, chunk_record, chunk_records
 from assistant.service import MAX_CONTEXT, LibraryListing, LibraryService
 from assistant.settings import Settings
+from assistant.surfaces.links import ChunkRecord, chunk_record, chunk_records
 
 T = TypeVar("T")
 

@@ -7,11 +7,15 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from assistant.settings import Settings
+from indexing.modes import MODES
+
+if TYPE_CHECKING:
+    from assistant.answering.results import AnswerResult
 
 DEFAULT_MAX_FILE_CHUNKS = 10_000  # indexing.ingest.DEFAULT_MAX_FILE_CHUNKS (not imported: --help stays fast)
 
@@ -27,29 +31,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _progress() -> tuple[Callable[[str, int, int], None], Callable[[], None]]:
     """A rich progress bar on a terminal; a line per 10% of each stage otherwise (logs, CI)."""
-    if not sys.stderr.isatty():
-        shown: dict[str, int] = {}
+    from assistant.surfaces.progress import stage_progress
 
-        def log(stage: str, done: int, total: int) -> None:
-            tenth = 10 * done // max(total, 1)
-            if shown.get(stage, -1) < tenth:
-                shown[stage] = tenth
-                print(f"{stage}: {done}/{total}", file=sys.stderr, flush=True)
-
-        return log, (lambda: None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(TextColumn("{task.description:>15}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   transient=False)
-    tasks: dict[str, Any] = {}
-    bar.start()
-
-    def update(stage: str, done: int, total: int) -> None:
-        if stage not in tasks:
-            tasks[stage] = bar.add_task(stage, total=total)
-        bar.update(tasks[stage], completed=done, total=total)
-
-    return update, bar.stop
+    return stage_progress()
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -63,7 +47,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if settings.library == Settings.model_fields["library"].default:
         ensure_demo_library(settings.library)
     update, stop = _progress()
-    embedder = Embedder(settings.embed_threads, settings.embed_batch, settings.embed_backend)
+    embedder = Embedder(settings.embed_threads, settings.embed_batch, settings.embed_backend, settings.model_cache)
     index = Index(settings.data, settings.chroma_url, settings.collection, embedder)
     try:
         ingester = Ingester(index, progress=update, max_file_chunks=args.max_file_chunks)
@@ -134,55 +118,88 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from indexing.evaluate import evaluate, load_questions
+    from assistant.measure.retrieval import evaluate_modes, load_questions, modes_json, modes_tables
 
+    if args.support:
+        from assistant.answerer import embedding_similarity
+        from assistant.measure.support import evaluate_support, load_pairs, support_table
+        from indexing.embedder import Embedder
+
+        settings = _settings(args)
+        embedder = Embedder(settings.embed_threads, settings.embed_batch, settings.embed_backend, settings.model_cache)
+        outcome = evaluate_support(load_pairs(Path(args.questions)), embedding_similarity(embedder))
+        print(json.dumps(outcome, indent=2) if args.json else support_table(outcome))
+        return 0
     service = _service(args)
+    if args.followups:
+        from assistant.measure.followups import evaluate_followups, followups_table, load_conversations
+
+        outcome = evaluate_followups(service, load_conversations(Path(args.questions)))
+        print(json.dumps(outcome, indent=2) if args.json else followups_table(outcome))
+        return 0
     questions = load_questions(Path(args.questions))
     if args.answers:
-        from assistant.evaluate_answers import evaluate_answers
+        from assistant.measure.answers import answers_table, evaluate_answers
 
         result = evaluate_answers(service, questions)
-        print(json.dumps(result, indent=2) if args.json else _answers_table(result))
+        print(json.dumps(result, indent=2) if args.json else answers_table(result))
         return 0
-    results = {
-        mode: evaluate(questions, lambda q, k, m=mode: service.search(q, k, mode=m))
-        for mode in ("hybrid", "keyword", "dense")
-    }
-    if args.json:
-        print(json.dumps({m: {"overall": r.overall.as_dict(), "by_style": {s: v.as_dict() for s, v in
-                          r.by_style.items()}, "misses": r.misses} for m, r in results.items()}, indent=2))
-        return 0
-    print("| retrieval | n | hit@1 | hit@5 | hit@10 | MRR@10 |\n|---|---|---|---|---|---|")
-    for mode, r in results.items():
-        o = r.overall.as_dict()
-        print(f"| {mode} | {o['n']} | {o['hit@1']} | {o['hit@5']} | {o['hit@10']} | {o['mrr@10']} |")
-    print("\n| style (hybrid) | n | hit@1 | hit@5 | hit@10 | MRR@10 |\n|---|---|---|---|---|---|")
-    for style, s in results["hybrid"].by_style.items():
-        o = s.as_dict()
-        print(f"| {style} | {o['n']} | {o['hit@1']} | {o['hit@5']} | {o['hit@10']} | {o['mrr@10']} |")
-    print(f"\nmissed at 5 (hybrid): {', '.join(results['hybrid'].misses) or 'none'}")
+    results = evaluate_modes(questions, lambda q, k, m: service.search(q, k, mode=m))
+    print(json.dumps(modes_json(results), indent=2) if args.json else modes_tables(results))
     return 0
 
 
-def _answers_table(result: dict[str, Any]) -> str:
-    return "\n".join(f"{k}: {v}" for k, v in result.items() if not isinstance(v, list | dict))
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
-    from assistant.server import serve
+    from assistant.surfaces.server import serve
 
     serve(_settings(args))
     return 0
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from assistant.ask import ask_cli
+    """0 with an answer (or a decline), 2 for bad input or an unreachable index."""
+    from assistant.answerer import Answerer
+    from assistant.errors import McDeweyError
+    from assistant.service import LibraryService
+    from assistant.surfaces.api import ask_response
 
-    return ask_cli(_settings(args), args.question, args.product, args.version, args.json)
+    settings = _settings(args)
+    try:
+        asked = Answerer(LibraryService(settings)).ask(args.question, product=args.product, version=args.version)
+    except McDeweyError as exc:
+        print(f"mcdewey ask: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(ask_response(asked, settings.base_url()).model_dump(mode="json"), indent=2,
+                         ensure_ascii=False))
+    else:
+        print(format_answer(asked.result, settings.base_url()))
+    return 0
+
+
+def format_answer(result: AnswerResult, base_url: str) -> str:
+    """The answer as plain text for a terminal: text, note, then the sources with their links."""
+    from assistant.surfaces.links import doc_href, file_href
+
+    lines = [result.answer]
+    if result.note and not result.declined:
+        lines += ["", f"Note: {result.note}"]
+    if result.query != result.question:
+        lines += ["", f"Searched for: {result.query} (in {result.scope})"]
+    listed = result.citations if result.citations else result.passages
+    if listed:
+        lines += ["", "Sources:" if result.citations else "Closest passages:"]
+        for n, chunk in enumerate(listed, 1):
+            where = " · ".join(x for x in (chunk.doc_title, chunk.version, chunk.pages_text(),
+                                           " › ".join(chunk.heading)) if x)
+            lines.append(f"[{n}] {where}")
+            lines.append(f"    {doc_href(chunk.source, chunk.page, chunk.chunk_id, base_url)}")
+            lines.append(f"    {file_href(chunk.source, chunk.page, base_url)}")
+    return "\n".join(lines)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from assistant.bench import run_bench
+    from assistant.measure.bench import run_bench
 
     return run_bench(_settings(args), quick=args.quick, as_json=args.json)
 
@@ -227,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--product")
     p.add_argument("--version")
     p.add_argument("--doc")
-    p.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "keyword"])
+    p.add_argument("--mode", default="hybrid", choices=MODES)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 
@@ -235,6 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("questions", help="JSONL in the format of shared/eval/dev.jsonl")
     p.add_argument("--answers", action="store_true", help="evaluate answers (citations, declines, latency)")
+    p.add_argument("--support", action="store_true",
+                   help="QUESTIONS is a file of labelled (sentence, passage, supported) pairs: measure the "
+                   "check that keeps a model's sentence only when its passage says it")
+    p.add_argument("--followups", action="store_true",
+                   help="QUESTIONS is a file of two-turn conversations: does the second answer cite the "
+                   "follow-up's own answer?")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
 

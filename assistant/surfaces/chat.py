@@ -1,24 +1,24 @@
-"""The chat (Chainlit), mounted at /chat by `assistant.server.mount_chat`.
+"""The chat (Chainlit), mounted at /chat by `assistant.surfaces.server.mount_chat`.
 
-A question goes through the same pipeline as `POST /api/ask` and `mcdewey ask`
-(`assistant.answer.astream_answer` over `LibraryService.search`, with the process's one model from
-`assistant.ask.get_llm`). The model's tokens are streamed as they come; they are provisional, and
-when the pipeline's `Final` arrives the message is replaced by the checked answer, whose `[n]`
-markers were tied to chunks in code. Under it, the sources in cited order (document, version, page,
-section trail) link to the passage in its document (`/docs/...`, highlighted) and to the original
-file at that page; `[n]` opens the cited chunk's text in the side panel (a `cl.Text` element named
-`[n]`, which Chainlit links wherever that name appears in the message).
+A question goes through the one entry point for answers, like `POST /api/ask` and `mcdewey ask`
+(`Answerer.astream_ask`, with the process's one model). The model's tokens are streamed as they
+come; they are provisional, and when the pipeline's `Final` arrives the message is replaced by the
+checked answer, whose `[n]` markers were tied to chunks in code. Under it, the sources in cited
+order (document, version, page, section trail) link to the passage in its document (`/docs/...`,
+highlighted) and to the original file at that page; `[n]` opens the cited chunk's text in the side
+panel (a `cl.Text` element named `[n]`, which Chainlit links wherever that name appears in the
+message).
 
 Document text is untrusted: everything taken from the library or the model is Markdown-escaped
 before Chainlit renders it (and the config forbids raw HTML), so a manual cannot inject links,
 images or markup into the chat.
 
 The service and settings come from `chainlit.server.app.state` (put there by `mount_chat`); run
-alone (`chainlit run assistant/chat.py`) the chat builds its own from the MCDEWEY_* environment.
+alone (`chainlit run assistant/surfaces/chat.py`) the chat builds its own from the MCDEWEY_* environment.
 When `MCDEWEY_API_TOKEN` is set, the chat asks for a login: any user name, the token as password.
 
 Importing this module loads no model and touches no index (Chainlit itself is the heavy import).
-Chainlit executes this file under its path, not as `assistant.chat` (it is not in sys.modules while
+Chainlit executes this file under its path, not as `assistant.surfaces.chat` (it is not in sys.modules while
 it runs), so nothing here may need its own module at class-creation time (no dataclasses).
 """
 
@@ -28,13 +28,11 @@ import hashlib
 import hmac
 import logging
 import os
-import re
-import string
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Chainlit reads its config (.chainlit/config.toml), chainlit.md and public/ from its app root, which
 # defaults to the working directory: point it at the project before Chainlit is first imported.
 os.environ.setdefault("CHAINLIT_APP_ROOT", str(PROJECT_ROOT))
@@ -46,20 +44,11 @@ import chainlit as cl  # noqa: E402
 from chainlit.config import config as chainlit_config  # noqa: E402
 from chainlit.input_widget import Select, Slider  # noqa: E402
 
-from assistant.answer import AnswerResult, Delta, Final, astream_answer  # noqa: E402
-from assistant.ask import (  # noqa: E402
-    MAX_ASK_TOP_K,
-    MAX_HISTORY_MESSAGES,
-    check_history,
-    default_top_k,
-    get_llm,
-    search_fn,
-)
-from assistant.errors import McDeweyError  # noqa: E402
-from assistant.links import doc_href, file_href  # noqa: E402
-from assistant.service import MAX_QUERY_CHARS  # noqa: E402
+from assistant.answerer import MAX_ASK_TOP_K, MAX_HISTORY_MESSAGES, Answerer  # noqa: E402
+from assistant.answering.results import AnswerResult, Delta, Final  # noqa: E402
+from assistant.errors import BadRequest, McDeweyError  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
-from indexing.chunk import Chunk  # noqa: E402
+from assistant.surfaces.chat_render import md_escape, render_answer  # noqa: E402
 
 if TYPE_CHECKING:
     from assistant.service import LibraryListing, LibraryService
@@ -107,89 +96,21 @@ def current_service() -> LibraryService:
         return _fallback["service"]
 
 
+def current_answerer() -> Answerer:
+    """The app's Answerer (one model for the whole server), else one over `current_service()`."""
+    answerer = getattr(_state(), "mcdewey_answerer", None)
+    if answerer is not None:
+        return answerer
+    with _fallback_lock:
+        if "answerer" not in _fallback:
+            _fallback["answerer"] = Answerer(current_service())
+        return _fallback["answerer"]
+
+
 def link_base(settings: Settings) -> str:
     """Links in the chat are root-relative (same origin), or absolute under MCDEWEY_PUBLIC_URL."""
     return settings.public_url.rstrip("/") if settings.public_url else ""
 
-
-# --- Markdown, escaped ----------------------------------------------------------------------------
-
-_MD_SPECIAL = re.compile("([" + re.escape(string.punctuation) + "])")
-_MARKER = re.compile(r"(\[\d{1,3}\])")
-_INDENT = re.compile(r"\n[ \t]+")
-
-
-def md_escape(text: str) -> str:
-    """Text that Markdown shows literally: every ASCII punctuation mark backslash-escaped (CommonMark
-    allows that for all of them), so no link, image, emphasis, heading, HTML tag or entity survives.
-    Indentation after a line break is dropped, so no line turns into a code block (where the escapes
-    would show); other spaces stay, so streamed tokens and fragments join up as written."""
-    text = _INDENT.sub("\n", text.replace("\r\n", "\n").replace("\r", "\n"))
-    return _MD_SPECIAL.sub(r"\\\1", text)
-
-
-def escape_answer(answer: str) -> str:
-    """The answer escaped, except its [n] markers, which stay as they are to link to the sources."""
-    return "".join(part if _MARKER.fullmatch(part) else md_escape(part) for part in _MARKER.split(answer))
-
-
-def source_label(chunk: Chunk) -> str:
-    """'Acme Router 2.0 Administration · 2.0 · p. 3 (printed iii) · Mail delivery › Purging', escaped."""
-    title = f"**{md_escape(chunk.doc_title or chunk.doc)}**"
-    parts = [title, md_escape(chunk.version)]
-    if chunk.pages_text():
-        parts.append(md_escape(chunk.pages_text()))
-    trail = [h for h in chunk.heading if h.strip() and h.strip() != chunk.doc_title.strip()]
-    if trail:
-        parts.append(" › ".join(md_escape(h) for h in trail))
-    return " · ".join(parts)
-
-
-def source_links(chunk: Chunk, base: str) -> str:
-    context_url = doc_href(chunk.source, chunk.page, chunk.chunk_id, base)
-    file_url = file_href(chunk.source, chunk.page, base)
-    file_text = f"original file, p. {chunk.page}" if chunk.page is not None else "original file"
-    return f"[in context]({context_url}) · [{file_text}]({file_url})"
-
-
-class SourceView(NamedTuple):
-    """One cited (or closest) chunk: the side-panel element `name` ("[1]") and its Markdown."""
-
-    name: str
-    chunk: Chunk
-    content: str
-
-
-class Rendered(NamedTuple):
-    content: str
-    sources: list[SourceView]
-
-
-def side_text(chunk: Chunk, base: str) -> str:
-    """What the side panel shows for a chunk: where it is, its text (escaped), and the two links."""
-    head = source_label(chunk)
-    body = md_escape(chunk.text.strip())
-    return f"{head}\n\n{body}\n\n{source_links(chunk, base)}"
-
-
-def render_answer(result: AnswerResult, base: str = "") -> Rendered:
-    """The final message: the answer with [n] markers, the note, what was searched, and the sources."""
-    listed = result.citations if not result.declined else result.passages
-    views = [SourceView(f"[{n}]", chunk, side_text(chunk, base)) for n, chunk in enumerate(listed, 1)]
-    parts = [escape_answer(result.answer) if not result.declined else md_escape(result.answer)]
-    if result.declined:
-        reason = (result.note or "").removeprefix("Declined: ").strip()
-        if reason:
-            parts.append(f"*Why:* {md_escape(reason)}")
-    elif result.note:
-        parts.append(f"⚠️ {md_escape(result.note)}")
-    if result.declined or result.query.strip() != result.question.strip():
-        parts.append(f"*Searched:* {md_escape(result.scope)}, for “{md_escape(result.query)}”")
-    if views:
-        heading = "**Closest passages** (they do not answer the question)" if result.declined else "**Sources**"
-        lines = [f"- {v.name} {source_label(v.chunk)} — {source_links(v.chunk, base)}" for v in views]
-        parts.append(heading + "\n\n" + "\n".join(lines))
-    return Rendered("\n\n".join(parts), views)
 
 
 # --- settings panel and welcome -------------------------------------------------------------------
@@ -304,7 +225,7 @@ def _choices() -> dict[str, list[str]]:
 
 @cl.on_chat_start
 async def start() -> None:
-    top_k = default_top_k(current_settings())
+    top_k = current_answerer().default_top_k
     cl.user_session.set("history", [])
     listing = None
     try:
@@ -322,7 +243,7 @@ async def start() -> None:
 @cl.on_settings_update
 async def settings_changed(values: dict[str, Any]) -> None:
     choices = _choices()
-    product, version, top_k = filters_from(values, choices, default_top_k(current_settings()))
+    product, version, top_k = filters_from(values, choices, current_answerer().default_top_k)
     previous = cl.user_session.get("filters") or (None, None, top_k)
     cl.user_session.set("filters", (product, version, top_k))
     if product != previous[0] or (values.get("version") or ALL) != (version or ALL):
@@ -333,28 +254,27 @@ async def settings_changed(values: dict[str, Any]) -> None:
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
     settings = current_settings()
+    answerer = current_answerer()
     question = (message.content or "").strip()
     if not question:
         return
-    if len(question) > MAX_QUERY_CHARS:
-        await cl.Message(content=f"That question is longer than {MAX_QUERY_CHARS} characters; "
-                                 "please ask it in fewer words.").send()
-        return
     history: list[dict[str, str]] = cl.user_session.get("history") or []
-    product, version, top_k = cl.user_session.get("filters") or (None, None, default_top_k(settings))
+    product, version, top_k = cl.user_session.get("filters") or (None, None, answerer.default_top_k)
     reply = cl.Message(content="")
     streamed = False
     result: AnswerResult | None = None
     try:
-        async for event in astream_answer(
-            question, search=search_fn(current_service()), llm=get_llm(settings),
-            history=check_history(history), product=product, version=version, top_k=top_k,
+        async for event in answerer.astream_ask(
+            question, history=history, product=product, version=version, top_k=top_k,
         ):
             if isinstance(event, Delta):
                 await reply.stream_token(md_escape(event.text))  # provisional; replaced below
                 streamed = True
             elif isinstance(event, Final):
                 result = event.result
+    except BadRequest as exc:  # e.g. an overlong question: say what to change
+        await _failed(reply, streamed, f"That question cannot be asked: {exc}.")
+        return
     except McDeweyError as exc:
         await _failed(reply, streamed, f"The library could not be searched: {exc}")
         return

@@ -1,0 +1,97 @@
+"""The chat's messages as Markdown: the answer with its [n] markers, the sources, the side-panel texts.
+
+Takes an `AnswerResult`; gives the message and one side-panel text per source. Document text is
+untrusted: everything taken from the library or the model is Markdown-escaped here, so a manual
+cannot inject links, images or markup into the chat. Pure functions: no Chainlit import, so the
+rendering is tested without a browser.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from typing import NamedTuple
+
+from assistant.answering.results import AnswerResult
+from assistant.surfaces.links import doc_href, file_href
+from indexing.chunk import Chunk
+
+_MD_SPECIAL = re.compile("([" + re.escape(string.punctuation) + "])")
+_MARKER = re.compile(r"(\[\d{1,3}\])")
+_INDENT = re.compile(r"\n[ \t]+")
+
+
+def md_escape(text: str) -> str:
+    """Text that Markdown shows literally: every ASCII punctuation mark backslash-escaped (CommonMark
+    allows that for all of them), so no link, image, emphasis, heading, HTML tag or entity survives.
+    Indentation after a line break is dropped, so no line turns into a code block (where the escapes
+    would show); other spaces stay, so streamed tokens and fragments join up as written."""
+    text = _INDENT.sub("\n", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def escape_answer(answer: str) -> str:
+    """The answer escaped, except its [n] markers, which stay as they are to link to the sources.
+    Its line breaks (a quoted command or list) stay line breaks: Markdown's hard break, two spaces."""
+    escaped = "".join(part if _MARKER.fullmatch(part) else md_escape(part) for part in _MARKER.split(answer))
+    return escaped.replace("\n", "  \n")
+
+
+def source_label(chunk: Chunk) -> str:
+    """'Acme Router 2.0 Administration · 2.0 · p. 3 (printed iii) · Mail delivery › Purging', escaped."""
+    title = f"**{md_escape(chunk.doc_title or chunk.doc)}**"
+    parts = [title, md_escape(chunk.version)]
+    if chunk.pages_text():
+        parts.append(md_escape(chunk.pages_text()))
+    trail = [h for h in chunk.heading if h.strip() and h.strip() != chunk.doc_title.strip()]
+    if trail:
+        parts.append(" › ".join(md_escape(h) for h in trail))
+    return " · ".join(parts)
+
+
+def source_links(chunk: Chunk, base: str) -> str:
+    context_url = doc_href(chunk.source, chunk.page, chunk.chunk_id, base)
+    file_url = file_href(chunk.source, chunk.page, base)
+    file_text = f"original file, p. {chunk.page}" if chunk.page is not None else "original file"
+    return f"[in context]({context_url}) · [{file_text}]({file_url})"
+
+
+class SourceView(NamedTuple):
+    """One cited (or closest) chunk: the side-panel element `name` ("[1]") and its Markdown."""
+
+    name: str
+    chunk: Chunk
+    content: str
+
+
+class Rendered(NamedTuple):
+    content: str
+    sources: list[SourceView]
+
+
+def side_text(chunk: Chunk, base: str) -> str:
+    """What the side panel shows for a chunk: where it is, its text (escaped), and the two links."""
+    head = source_label(chunk)
+    body = md_escape(chunk.text.strip())
+    return f"{head}\n\n{body}\n\n{source_links(chunk, base)}"
+
+
+def render_answer(result: AnswerResult, base: str = "") -> Rendered:
+    """The final message: the answer with [n] markers, the note, what was searched, and the sources."""
+    listed = result.citations if not result.declined else result.passages
+    views = [SourceView(f"[{n}]", chunk, side_text(chunk, base)) for n, chunk in enumerate(listed, 1)]
+    parts = [escape_answer(result.answer) if not result.declined else md_escape(result.answer)]
+    if result.declined:
+        reason = (result.note or "").removeprefix("Declined: ").strip()
+        if reason:
+            parts.append(f"*Why:* {md_escape(reason)}")
+    elif result.note:
+        parts.append(f"⚠️ {md_escape(result.note)}")
+    if result.declined or result.query.strip() != result.question.strip():
+        parts.append(f"*Searched:* {md_escape(result.scope)}, for “{md_escape(result.query)}”")
+    if views:
+        heading = "**Closest passages** (they do not answer the question)" if result.declined else "**Sources**"
+        lines = [f"- {v.name} {source_label(v.chunk)} — {source_links(v.chunk, base)}" for v in views]
+        parts.append(heading + "\n\n" + "\n".join(lines))
+    return Rendered("\n\n".join(parts), views)
+

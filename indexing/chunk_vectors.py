@@ -1,0 +1,56 @@
+"""A chunk's vector: the text the model embeds for it, and vectors reused when that text is unchanged.
+
+Takes chunks (or their embed texts, grouped by file) and an opened index; gives `embed_text`, the
+text embedded for a chunk (a short title/heading header, then the chunk), and `chunk_vectors`, the
+vectors of a batch: the vector already in the index where a re-read file's chunk embeds the same text
+as before, a fresh embedding otherwise. Embedding is most of an ingest's cost, so an edited page, or
+a pipeline change that touches a few headings, costs the chunks it changed and not the whole file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Sequence
+
+import numpy as np
+
+from indexing.chunk import Chunk
+from indexing.embedding_model import DIMENSIONS
+from indexing.index import Index
+
+
+def embed_text(chunk: Chunk) -> str:
+    """The text the model embeds: a short header (title, heading trail) and the chunk."""
+    trail = " › ".join(chunk.heading[-2:])
+    header = f"{chunk.doc_title[:50]} — {trail[-70:]}" if trail else chunk.doc_title[:80]
+    return f"{header}\n{chunk.text}"
+
+
+def indexed_vectors(index: Index, source: str) -> dict[str, np.ndarray]:
+    """The vectors this file's chunks have in the index now, by the text they embed."""
+    old = [s.chunk for s in index.catalog.file_chunks(source)]
+    stored = index.store.vectors([c.chunk_id for c in old])
+    return {embed_text(c): stored[c.chunk_id] for c in old if c.chunk_id in stored}
+
+
+def chunk_vectors(
+    index: Index, files: Sequence[tuple[str, list[str]]], reusable: Container[str]
+) -> tuple[np.ndarray, int]:
+    """Vectors for every embed text of a batch of files (source, embed texts), in order.
+
+    A file whose source is in `reusable` keeps the indexed vector of each text it embedded before;
+    the other texts are embedded. Returns the vectors and how many texts were embedded."""
+    texts = [t for _, file_texts in files for t in file_texts]
+    vectors = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+    todo: list[int] = []
+    offset = 0
+    for source, file_texts in files:
+        indexed = indexed_vectors(index, source) if source in reusable else {}
+        for i, text in enumerate(file_texts, start=offset):
+            if text in indexed:
+                vectors[i] = indexed[text]
+            else:
+                todo.append(i)
+        offset += len(file_texts)
+    if todo:
+        vectors[todo] = index.embedder.encode([texts[i] for i in todo])
+    return vectors, len(todo)

@@ -1,0 +1,184 @@
+"""The embedding model exported to ONNX once per machine, and where that export is kept.
+
+Takes a backend (``onnx`` or ``onnx-int8``) and an optional cache folder; gives the path of the
+exported graph (`onnx_model_path`), exporting it first when it is missing. BERT, mean pooling and L2
+normalisation go into one graph, which ONNX Runtime's BERT fusions (attention, layer norm, GELU) then
+speed up; ``onnx-int8`` is that graph with int8 dynamic quantisation of its MatMul weights.
+
+sentence-transformers' own ``backend="onnx"`` needs `optimum-onnx`, whose only release requires
+transformers < 4.58 while sentence-transformers 6 needs transformers ≥ 5; so the export is done here,
+with `torch.onnx` (the TorchScript exporter) and `onnxruntime.transformers`' optimiser.
+The exported files live in a cache folder (`Embedder(model_cache=...)`, McDewey's `MCDEWEY_MODEL_CACHE`;
+default: inside the virtual environment, else `~/.cache/mcdewey/models`), keyed by
+the weights' hash, written atomically under a file lock (a server and an ingest may start together),
+and checked against torch on a few sentences before first use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from indexing.embedder import Embedder
+from indexing.embedding_model import MODEL_NAME, model_dir
+from indexing.locks import file_lock
+from indexing.onnx_encoder import OnnxEncoder
+
+INT8_OPS = ("MatMul", "Attention")
+INT8_WEIGHT_TYPE = "QInt8"
+INT8_PER_CHANNEL = True
+EXPORT_VERSION = "1"  # bump when the exported graph changes
+MIN_EXPORT_COSINE = {"onnx": 0.9999, "onnx-int8": 0.97}  # self-check of a fresh export against torch
+
+log = logging.getLogger("mcdewey.embedder")
+
+_CHECK_SENTENCES = [
+    "How do I configure logical replication with a row filter?",
+    "The routing table is declared inside the channel block of each protocol.",
+    "max_wal_senders sets how many standby servers may stream at once (default 10).",
+    "Kerberos tickets expire; renew them with kinit -R before the renewable lifetime ends.",
+]
+
+
+def cache_dir(model_cache: Path | None = None) -> Path:
+    """Where exported ONNX models are kept: `model_cache` when given (MCDEWEY_MODEL_CACHE), else inside
+    the virtual environment (one export per install, whatever
+    HOME is: tests and services run with other HOMEs), else the user's cache folder (XDG_CACHE_HOME,
+    the platform's convention, like HOME). Never inside the model package itself."""
+    if model_cache:
+        return Path(model_cache)
+    if sys.prefix != sys.base_prefix:
+        venv = Path(sys.prefix) / "share" / "mcdewey" / "models"
+        with contextlib.suppress(OSError):
+            venv.mkdir(parents=True, exist_ok=True)
+            if os.access(venv, os.W_OK):
+                return venv
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mcdewey" / "models"
+
+
+def _weights_key(folder: Path) -> str:
+    """A short hash of the weights and config, so a new model package gets a new export."""
+    h = hashlib.blake2b(digest_size=8)
+    h.update(EXPORT_VERSION.encode())
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        path = folder / name
+        if path.is_file():
+            st = path.stat()
+            h.update(f"{name}:{st.st_size}".encode())
+            with path.open("rb") as fh:  # head and tail: enough to tell packages apart, cheap to read
+                h.update(fh.read(1 << 16))
+                fh.seek(max(0, st.st_size - (1 << 16)))
+                h.update(fh.read())
+    return h.hexdigest()
+
+
+def _export_fp32(folder: Path, target: Path) -> None:
+    """BERT + mean pooling + L2 normalisation → one ONNX graph, then ORT's BERT fusions."""
+    import torch
+    from transformers import AutoModel
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, bert: torch.nn.Module) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                    token_type_ids: torch.Tensor) -> torch.Tensor:
+            out = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            hidden = out[0]
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            summed = (hidden * mask).sum(dim=1)
+            mean = summed / mask.sum(dim=1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(mean, p=2.0, dim=1)
+
+    bert = AutoModel.from_pretrained(str(folder), attn_implementation="eager")
+    bert.eval()
+    model = Pooled(bert).eval()
+    dummy = torch.ones((2, 16), dtype=torch.long)
+    raw = target.with_name("raw.onnx")
+    with torch.no_grad():
+        torch.onnx.export(
+            model, (dummy, torch.ones_like(dummy), torch.zeros_like(dummy)), str(raw),
+            input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["embedding"],
+            dynamic_axes={n: {0: "batch", 1: "sequence"} for n in ("input_ids", "attention_mask", "token_type_ids")}
+            | {"embedding": {0: "batch"}},
+            opset_version=17, do_constant_folding=True, dynamo=False,
+        )
+    try:
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        config = json.loads((folder / "config.json").read_text())
+        optimized = optimize_model(
+            str(raw), model_type="bert", num_heads=int(config["num_attention_heads"]),
+            hidden_size=int(config["hidden_size"]), opt_level=1,
+        )
+        optimized.save_model_to_file(str(target))
+        raw.unlink()
+    except Exception as exc:  # the fusions are a speed-up, never a requirement
+        log.warning("ONNX Runtime's BERT optimiser failed (%s); using the plain export", exc)
+        raw.rename(target)
+
+
+def _quantize_int8(source: Path, target: Path) -> None:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(source), str(target), weight_type=QuantType[INT8_WEIGHT_TYPE], per_channel=INT8_PER_CHANNEL,
+        op_types_to_quantize=list(INT8_OPS), extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
+
+
+_PATHS: dict[tuple[str, Path | None], Path] = {}
+
+
+def onnx_model_path(backend: str, model_cache: Path | None = None) -> Path:
+    """The exported model for `backend`, exporting it (once, locked, atomically) when missing."""
+    known = _PATHS.get((backend, model_cache))
+    if known is not None and known.is_file():
+        return known
+    _PATHS[(backend, model_cache)] = path = _onnx_model_path(backend, model_cache)
+    return path
+
+
+def _onnx_model_path(backend: str, model_cache: Path | None) -> Path:
+    folder = model_dir()
+    home = cache_dir(model_cache) / f"{MODEL_NAME}-{_weights_key(folder)}"
+    name = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx"}[backend]
+    path = home / name
+    if path.is_file():
+        return path
+    with file_lock(home.with_name(home.name + ".lock")):
+        if path.is_file():
+            return path
+        home.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=home, prefix=".export-") as tmp:
+            work = Path(tmp) / name
+            if backend == "onnx":
+                _export_fp32(folder, work)
+            else:
+                _quantize_int8(onnx_model_path("onnx", model_cache), work)
+            _check_export(work, backend)
+            os.replace(work, path)
+    return path
+
+
+def _check_export(path: Path, backend: str) -> None:
+    """Refuse an export whose vectors disagree with torch's (a broken exporter, a bad quantiser)."""
+    ref = Embedder(backend="torch").encode(_CHECK_SENTENCES)
+    got = OnnxEncoder(path, threads=0).encode(_CHECK_SENTENCES, batch_size=8)
+    worst = float(np.min(np.sum(ref * got, axis=1)))
+    if worst < MIN_EXPORT_COSINE[backend]:
+        raise RuntimeError(
+            f"the {backend} export disagrees with torch (cosine {worst:.4f}); "
+            "set MCDEWEY_EMBED_BACKEND=torch"
+        )
