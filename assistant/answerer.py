@@ -7,6 +7,10 @@ the same reason. The `Answerer` checks the question, the history, the filters an
 holds the process's one model (`model`), and runs the pipeline over `LibraryService.search`. It sits
 beside the service (searching and reading records), built on it by whichever surface answers.
 
+It is also where answers queue (`assistant.answering.admission`): at most `MCDEWEY_MAX_ANSWERS` run at
+once and `MCDEWEY_ANSWER_QUEUE` more wait; beyond that an ask is refused at once with `Busy` (REST: 503
+with `Retry-After`), so a burst of questions cannot starve searches, pages, MCP and /healthz.
+
 Nothing heavy is imported here: the model loads on first use, or in the background at server start
 (`warm`).
 """
@@ -15,9 +19,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from assistant.answering.admission import AnswerSlots, GatedStream
 from assistant.answering.bridge import iterate_in_thread
 from assistant.answering.pipeline import stream_answer
 from assistant.answering.results import AnswerEvent, AnswerResult, Final, Retrieved
@@ -80,6 +85,7 @@ class Answerer:
         compare a model with none over one index."""
         self.service = service
         self.settings = settings or service.settings
+        self.slots = AnswerSlots(self.settings.max_answers, self.settings.answer_queue)
 
     @property
     def model(self) -> ChatLLM | None:
@@ -94,13 +100,15 @@ class Answerer:
     def stream_ask(
         self, question: str, *, product: str | None = None, version: str | None = None,
         history: Sequence[dict[str, str]] = (), top_k: int | None = None,
-    ) -> Iterator[AnswerEvent]:
+    ) -> GatedStream[AnswerEvent]:
         """`Retrieved`, then `Delta`*, then one `Final`.
 
         The input is checked here, before the first event: BadRequest for an empty or overlong
-        question, bad history, unknown product/version or top_k out of range. The service's errors
-        (Unavailable when Chroma is down) come from the stream. A model that fails is not an error:
-        the answer falls back to the passages and its note says why.
+        question, bad history, unknown product/version or top_k out of range; then the answer takes
+        a place (running or in line), or Busy is raised at once when every place is taken. The first
+        event waits for a free slot; the slot is freed when the stream ends or is closed. The
+        service's errors (Unavailable when Chroma is down) come from the stream. A model that fails is
+        not an error: the answer falls back to the passages and its note says why.
         """
         question = check_question(question)
         turns = check_history(history)
@@ -108,33 +116,38 @@ class Answerer:
         k = self.default_top_k if top_k is None else top_k
         if not 1 <= k <= MAX_ASK_TOP_K:
             raise BadRequest(f"top_k must be between 1 and {MAX_ASK_TOP_K}, not {k}")
-        return stream_answer(
+        return self.slots.admit(lambda: stream_answer(  # runs once a slot is free (the first event)
             question, search=self._search, llm=self.model, history=turns,
             product=product or None, version=version or None, top_k=k,
             similarity=embedding_similarity(self.service.index.embedder), following=self._following,
-        )
+        ))
 
     def ask(
         self, question: str, *, product: str | None = None, version: str | None = None,
         history: Sequence[dict[str, str]] = (), top_k: int | None = None,
     ) -> Asked:
-        """`stream_ask` run to the end (REST, CLI, evaluation)."""
+        """`stream_ask` run to the end (CLI, evaluation), in the calling thread."""
         retrieved: list[Chunk] = []
-        for event in self.stream_ask(question, product=product, version=version, history=history, top_k=top_k):
-            if isinstance(event, Retrieved):
-                retrieved = list(event.chunks)
-            elif isinstance(event, Final):
-                return Asked(event.result, retrieved)
+        events = self.stream_ask(question, product=product, version=version, history=history, top_k=top_k)
+        try:
+            for event in events:
+                if isinstance(event, Retrieved):
+                    retrieved = list(event.chunks)
+                elif isinstance(event, Final):
+                    return Asked(event.result, retrieved)
+        finally:
+            events.close()  # the slot is free as soon as the answer is
         raise RuntimeError("the answer pipeline ended without a result")  # pragma: no cover - a bug
 
     def astream_ask(
         self, question: str, *, product: str | None = None, version: str | None = None,
         history: Sequence[dict[str, str]] = (), top_k: int | None = None,
     ) -> AsyncIterator[AnswerEvent]:
-        """`stream_ask` for async callers (Chainlit): the input is checked now, the work runs in a
-        thread, and leaving the loop early (client gone) stops generation at the next token."""
+        """`stream_ask` for async callers (Chainlit, REST): the input is checked and the place taken
+        now (BadRequest, Busy), the work runs in a thread, and leaving the loop early (client gone)
+        takes a waiting answer out of the line, or stops a running one at its next token."""
         events = self.stream_ask(question, product=product, version=version, history=history, top_k=top_k)
-        return iterate_in_thread(lambda: events)
+        return iterate_in_thread(lambda: events, on_leave=events.cancel)
 
     def warm(self) -> threading.Thread | None:
         """Load the embedded model in the background (server start), so the first question is not slow.
@@ -167,6 +180,22 @@ class Answerer:
         """The next chunk of the same document (a lead-in's payoff may start there)."""
         after = self.service.get_context(chunk.chunk_id, 0, 1)
         return after[-1] if len(after) > 1 else None
+
+
+async def gather_answer(events: AsyncIterator[AnswerEvent]) -> Asked:
+    """`astream_ask`'s events run to the end (REST); cancelling the awaiting task stops the answer."""
+    retrieved: list[Chunk] = []
+    try:
+        async for event in events:
+            if isinstance(event, Retrieved):
+                retrieved = list(event.chunks)
+            elif isinstance(event, Final):
+                return Asked(event.result, retrieved)
+    finally:
+        close = getattr(events, "aclose", None)
+        if close is not None:
+            await close()
+    raise RuntimeError("the answer pipeline ended without a result")  # pragma: no cover - a bug
 
 
 # --- input checks ---------------------------------------------------------------------------------

@@ -65,6 +65,17 @@ class LibraryListing(BaseModel):
 
 
 @dataclass(frozen=True)
+class ChunkPart:
+    """The part of one chunk on one page (the whole chunk where the file has no pages)."""
+
+    chunk: Chunk
+    page: int | None
+    label: str | None
+    text: str
+    first: bool  # the chunk's first part in the view
+
+
+@dataclass(frozen=True)
 class PageView:
     """A stretch of one document for the doc-context page: its chunks, page by page."""
 
@@ -72,6 +83,30 @@ class PageView:
     chunks: list[StoredChunk]
     first_page: int | None
     last_page: int | None
+
+    def parts(self) -> list[ChunkPart]:
+        """Each chunk's text cut at its page starts, so every page shows its own text, even the text
+        of a chunk that starts on the page before; the start a chunk repeats from the one before it
+        (overlap) is dropped when that one is shown too, and pages outside the view are left out."""
+        out: list[ChunkPart] = []
+        previous: Chunk | None = None
+        window = None if self.first_page is None or self.last_page is None else (self.first_page, self.last_page)
+        for stored in self.chunks:
+            c = stored.chunk
+            skip = stored.overlap_chars if previous is not None and previous.ordinal == c.ordinal - 1 else 0
+            previous = c
+            spans = c.page_spans()
+            if window is None or not spans:
+                out.append(ChunkPart(c, None, None, c.text[skip:], True))
+                continue
+            first = True
+            for start, end in spans:
+                text = c.text[max(start.offset, skip) : end].strip("\n")
+                if not text or not window[0] <= start.page <= window[1]:
+                    continue
+                out.append(ChunkPart(c, start.page, start.label, text, first))
+                first = False
+        return out
 
 
 def _listing(files: list[FileRecord]) -> LibraryListing:

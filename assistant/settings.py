@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     )
     llm_threads: int = Field(default=1, ge=1, description="llama.cpp threads for the embedded model.")
     llm_timeout: float = Field(default=120.0, description="Seconds before an answer is cut off.")
+    max_answers: int = Field(
+        default=2, ge=1, description="Answers generated at once (chat, /api/ask); the embedded model runs one "
+        "llama.cpp thread per answer, so 2 keeps a 2-core machine responsive. Searches never wait for these.",
+    )
+    answer_queue: int = Field(
+        default=8, ge=0, description="Answers that may wait for a free slot; beyond that an ask is refused at "
+        "once (REST: 503 with Retry-After; the chat: 'busy, try again in a few seconds').",
+    )
     host: str = Field(default="127.0.0.1", description="Address the server binds to.")
     port: int = Field(default=8000, description="Port the server listens on.")
     public_url: str | None = Field(
@@ -89,8 +97,9 @@ class Settings(BaseSettings):
     )
     chat: bool = Field(default=True, description="Mount the Chainlit chat at /chat.")
     api_token: str | None = Field(
-        default=None, description="When set, /mcp and /api/* need 'Authorization: Bearer <token>', and the "
-        "chat (/chat) asks for a login with the token as password."
+        default=None, description="When set, every route that shows the library (pages, /files, /api, /mcp, "
+        "/openapi.json) needs it: 'Authorization: Bearer <token>', or a browser's login at /login (a cookie); "
+        "the chat (/chat) asks for its own login with the token as password. /healthz then says only its status."
     )
 
     @field_validator("llm", mode="before")

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexing.chunk import Chunk
+from indexing.chunk import Chunk, PageStart
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     ordinal INTEGER NOT NULL,
     page INTEGER, page_end INTEGER, page_label TEXT,
     heading TEXT NOT NULL, text TEXT NOT NULL, overlap_chars INTEGER NOT NULL DEFAULT 0,
-    terms TEXT
+    terms TEXT, page_starts TEXT
 );
 CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks(source, ordinal);
 CREATE INDEX IF NOT EXISTS chunks_by_page ON chunks(source, page);
@@ -41,7 +41,11 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 CHUNK_COLUMNS = (
     "c.chunk_id, c.text, f.vendor, f.product, f.version, f.doc, f.doc_title, c.source, "
-    "c.page, c.page_end, c.page_label, c.heading, c.ordinal"
+    "c.page, c.page_end, c.page_label, c.heading, c.ordinal, c.page_starts"
+)
+CHUNK_INSERT = (
+    "INSERT INTO chunks (chunk_id, source, ordinal, page, page_end, page_label, heading, text, overlap_chars, "
+    "terms, page_starts) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 )
 FILE_COLUMNS = (
     "source, product, version, doc, stem, vendor, doc_title, file_title, digest, size, mtime_ns, "
@@ -75,11 +79,25 @@ class StoredChunk:
     overlap_chars: int
 
 
+def _dump_starts(chunk: Chunk) -> str | None:
+    """[[offset, page, label], …], compact: one row per chunk of a 7,000-chunk manual adds up."""
+    if not chunk.page_starts:
+        return None
+    return json.dumps([[s.offset, s.page, s.label] for s in chunk.page_starts], separators=(",", ":"))
+
+
+def _load_starts(stored: str | None, page: int | None, label: str | None) -> list[PageStart]:
+    """The stored page starts; a row written before they were kept (NULL) is all on its first page."""
+    if stored is None:
+        return [] if page is None else [PageStart(offset=0, page=page, label=label)]
+    return [PageStart(offset=o, page=p, label=lb) for o, p, lb in json.loads(stored)]
+
+
 def _row_to_chunk(row: sqlite3.Row) -> Chunk:
     return Chunk(
         chunk_id=row[0], text=row[1], vendor=row[2], product=row[3], version=row[4], doc=row[5],
         doc_title=row[6], source=row[7], page=row[8], page_end=row[9], page_label=row[10],
-        heading=json.loads(row[11]), ordinal=row[12],
+        heading=json.loads(row[11]), ordinal=row[12], page_starts=_load_starts(row[13], row[8], row[10]),
     )
 
 
@@ -95,6 +113,8 @@ class Catalog:
             columns = {row[1] for row in conn.execute("PRAGMA table_info(chunks)")}
             if "terms" not in columns:  # catalogs written before keyword terms were kept
                 conn.execute("ALTER TABLE chunks ADD COLUMN terms TEXT")
+            if "page_starts" not in columns:  # catalogs written before page starts were kept
+                conn.execute("ALTER TABLE chunks ADD COLUMN page_starts TEXT")
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -129,9 +149,10 @@ class Catalog:
                  record.pages, record.chunks, json.dumps(record.warnings), time.time()),
             )
             conn.executemany(
-                "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?)",
+                CHUNK_INSERT,
                 [(c.chunk_id, c.source, c.ordinal, c.page, c.page_end, c.page_label, json.dumps(c.heading),
-                  c.text, o, t) for c, o, t in zip(chunks, overlaps, terms or [None] * len(chunks), strict=True)],
+                  c.text, o, t, _dump_starts(c))
+                 for c, o, t in zip(chunks, overlaps, terms or [None] * len(chunks), strict=True)],
             )
 
     def touch_file(self, source: str, mtime_ns: int) -> None:
@@ -173,20 +194,22 @@ class Catalog:
         return [_row_to_chunk(r) for r in rows]
 
     def page_chunks(self, source: str, first: int, last: int) -> list[StoredChunk]:
-        """Chunks that start on pages first..last, in order (for the doc-context view)."""
+        """Chunks with text on pages first..last, in order (for the doc-context view): also the one
+        that starts on the page before and runs onto `first` (a chunk spans at most two pages)."""
         rows = self._conn().execute(
             f"SELECT {CHUNK_COLUMNS}, c.overlap_chars FROM chunks c JOIN files f USING(source) "
-            "WHERE c.source = ? AND c.page BETWEEN ? AND ? ORDER BY c.ordinal",
-            (source, first, last),
+            "WHERE c.source = ? AND c.page BETWEEN ? AND ? AND COALESCE(c.page_end, c.page) >= ? "
+            "ORDER BY c.ordinal",
+            (source, first - 1, last, first),
         ).fetchall()
-        return [StoredChunk(_row_to_chunk(r), r[13]) for r in rows]
+        return [StoredChunk(_row_to_chunk(r), r[14]) for r in rows]
 
     def file_chunks(self, source: str) -> list[StoredChunk]:
         rows = self._conn().execute(
             f"SELECT {CHUNK_COLUMNS}, c.overlap_chars FROM chunks c JOIN files f USING(source) "
             "WHERE c.source = ? ORDER BY c.ordinal", (source,),
         ).fetchall()
-        return [StoredChunk(_row_to_chunk(r), r[13]) for r in rows]
+        return [StoredChunk(_row_to_chunk(r), r[14]) for r in rows]
 
     def iter_chunks(self) -> Iterator[Chunk]:
         """Every chunk in a stable order (the keyword index is built from this)."""
@@ -202,7 +225,7 @@ class Catalog:
             f"SELECT {CHUNK_COLUMNS}, c.terms FROM chunks c JOIN files f USING(source) ORDER BY c.source, c.ordinal"
         )
         for row in cursor:
-            yield _row_to_chunk(row), row[13]
+            yield _row_to_chunk(row), row[14]
 
     def set_terms(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Store keyword terms for chunks written before they were kept (chunk_id, terms)."""

@@ -40,6 +40,31 @@ def split_chunk_id(chunk_id: str) -> tuple[str, int]:
     return prefix, int(ordinal)
 
 
+class PageStart(BaseModel):
+    """Where a page begins in a chunk's text, so a chunk that runs onto the next page can still be
+    cited, linked and shown at the exact page of each of its sentences."""
+
+    offset: int = Field(description="Character offset in the chunk's text where the page begins")
+    page: int = Field(description="Physical page, 1-based")
+    label: str | None = Field(default=None, description="Printed page label, where the PDF has one")
+
+
+def find_quote(text: str, quote: str) -> tuple[int, int] | None:
+    """(start, end) of `quote` in `text`, whitespace ignored (a quote's line breaks and spacing may
+    differ from the chunk's), case ignored only when no exact match; None when absent."""
+    positions = [i for i, ch in enumerate(text) if not ch.isspace()]
+    compact = "".join(text[i] for i in positions)
+    needle = "".join(quote.split())
+    if not needle:
+        return None
+    at = compact.find(needle)
+    if at < 0 and len(compact.lower()) == len(compact) and len(needle.lower()) == len(needle):
+        at = compact.lower().find(needle.lower())
+    if at < 0:
+        return None
+    return positions[at], positions[at + len(needle) - 1] + 1
+
+
 class Chunk(BaseModel):
     """A passage of one file of a vendor manual, with everything needed to cite it."""
 
@@ -55,6 +80,10 @@ class Chunk(BaseModel):
     page_end: int | None = Field(default=None, description="Last physical page the chunk reaches")
     page_label: str | None = Field(default=None, description="Printed page label, where the PDF has one")
     heading: list[str] = Field(default_factory=list, description="Trail of section titles")
+    page_starts: list[PageStart] = Field(
+        default_factory=list,
+        description="Where each page the text reaches begins in it (two for a chunk that runs onto the next page)",
+    )
     ordinal: int = Field(description="Position of the chunk in its file, from 0")
     score: float | None = Field(
         default=None, description="Fused retrieval score, 0–1, higher is better (on results only)"
@@ -73,3 +102,30 @@ class Chunk(BaseModel):
         if self.page_end and self.page_end != self.page:
             return f"pp. {self.page}–{self.page_end}{label}"
         return f"p. {self.page}{label}"
+
+    def page_spans(self) -> list[tuple[PageStart, int]]:
+        """Each page the text reaches, with the offset where its part ends. A chunk without recorded
+        starts (built by hand, or from an older record) is all on its first page."""
+        starts = self.page_starts or (
+            [PageStart(offset=0, page=self.page, label=self.page_label)] if self.page is not None else [])
+        ends = [s.offset for s in starts[1:]] + [len(self.text)] * bool(starts)
+        return list(zip(starts, ends, strict=True))
+
+    def page_text(self, page: int) -> str:
+        """The part of the text on physical page `page` ("" when the chunk has none there)."""
+        return "".join(self.text[s.offset : end].rstrip("\n") for s, end in self.page_spans() if s.page == page)
+
+    def cited_at(self, text: str) -> Chunk:
+        """This chunk cited at `text` (a sentence quoted from it): a copy whose page, page_end and
+        page_label are those of the page(s) the sentence lies on, so its links open that page. The
+        chunk itself when it is on one page or the sentence is not found in it."""
+        spans = self.page_spans()
+        found = find_quote(self.text, text) if len(spans) > 1 else None
+        if found is None:
+            return self
+        first = next(s for s, end in spans if found[0] < end)
+        last = next(s for s, end in spans if found[1] <= end)
+        update = {"page": first.page, "page_label": first.label, "page_end": last.page}
+        if all(getattr(self, k) == v for k, v in update.items()):
+            return self
+        return self.model_copy(update=update)

@@ -4,7 +4,8 @@ all-MiniLM-L6-v2 embeds 256 word pieces and silently drops the rest, so a chunk'
 under `max_tokens` word pieces, leaving room for the doc title and heading trail that are prepended
 when embedding. A chunk stays on one page, except that a short tail may run onto the next page and
 that the last sentences of the previous chunk are repeated at the start (overlap), so a sentence cut
-by a chunk or page boundary can still be found whole. A chunk never spans more than two pages.
+by a chunk or page boundary can still be found whole. A chunk never spans more than two pages, and
+it records where in its text each page begins, so a sentence in it can be cited at its own page.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from indexing.chunk import PageStart
 from indexing.document import Block
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
@@ -36,6 +38,7 @@ class Piece:
     tokens: int = 0
     units: list[str] = field(default_factory=list, repr=False)
     unit_info: list[tuple[int, int | None]] = field(default_factory=list, repr=False)  # (tokens, page)
+    page_starts: list[PageStart] = field(default_factory=list)
 
     def add(self, text: str, tokens: int, page: int | None) -> None:
         self.units.append(text)
@@ -48,6 +51,17 @@ class Piece:
     @property
     def own_tokens(self) -> int:
         return self.tokens - self.overlap_tokens
+
+    def finish(self, labels: dict[int, str | None]) -> None:
+        """Join the units into the text and note where each page begins in it."""
+        self.text = "\n".join(self.units)
+        self.page_starts = []
+        offset = 0
+        for unit, (_, page) in zip(self.units, self.unit_info, strict=True):
+            if page is not None and (not self.page_starts or self.page_starts[-1].page != page):
+                at = offset if self.page_starts else 0  # the text before a first page is on it
+                self.page_starts.append(PageStart(offset=at, page=page, label=labels.get(page)))
+            offset += len(unit) + 1
 
 
 def approx_tokens(texts: Sequence[str]) -> list[int]:
@@ -99,7 +113,10 @@ class Chunker:
         first pieces are the same as without it)."""
         pieces: list[Piece] = []
         current: Piece | None = None
+        labels: dict[int, str | None] = {}
         for block, text, n in self._units(blocks):
+            if block.page is not None:
+                labels[block.page] = block.page_label
             if current is not None and self._must_close(current, block, n):
                 lead = self._pop_lead_in(current, block)
                 pieces.append(current)
@@ -115,7 +132,7 @@ class Chunker:
         if current is not None and current.own_tokens > 0:
             pieces.append(current)
         for piece in pieces:
-            piece.text = "\n".join(piece.units)
+            piece.finish(labels)
         return pieces
 
     def _must_close(self, current: Piece, block: Block, n: int) -> bool:

@@ -46,8 +46,10 @@ from indexing.tokens import tokenize
 # Bump when loading, chunking or the embedded text changes: every file is then read again once (only
 # chunks whose embedded text changed are embedded again). 2: headings of admonitions (HTML "Note",
 # "Warning" boxes) no longer replace the section title in the heading trail. 3: deeply nested HTML is
-# read in full (it was cut at 255 levels); on the shared library no chunk changes.
-PIPELINE_VERSION = "3"
+# read in full (it was cut at 255 levels); on the shared library no chunk changes. 4: chunks record
+# where each page begins in their text (page_starts), so a chunk running onto the next page is cited
+# and shown at the exact page; text and embedded text are unchanged, so no chunk is embedded again.
+PIPELINE_VERSION = "4"
 EMBED_BATCH_CHUNKS = 256
 DEFAULT_MAX_FILE_CHUNKS = 10_000
 """Chunks kept per file (`mcdewey ingest --max-file-chunks`). The largest manual of the shared corpus

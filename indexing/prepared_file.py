@@ -56,7 +56,7 @@ def prepare_file(
             text=p.text, vendor=sf.vendor, product=sf.product, version=sf.version, doc=sf.doc,
             doc_title=doc_title, source=sf.source, page=p.page, page_end=p.page_end,
             page_label=labels.get(p.page) if p.page is not None else None,
-            heading=p.heading, ordinal=n,
+            heading=p.heading, ordinal=n, page_starts=p.page_starts,
         )
         for n, p in enumerate(pieces)
     ]

@@ -150,6 +150,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._line({"model": body["model"], "created_at": _now(), key: piece(delta), "done": False})
         except LLMError as exc:
             self._line({"error": exc.reason})
+        except (BrokenPipeError, ConnectionResetError):  # the client left: stop generating, as Ollama does
+            self.close_connection = True
+            return
         else:
             self._line(final("", count))
         finally:

@@ -96,6 +96,7 @@ def test_a_lead_in_keeps_its_command_from_the_next_chunk_with_its_lines() -> Non
                                following=lambda c: following.get(c.chunk_id))
     assert "run the following command:\npostconf -e 'smtpd_tls_security_level = none'\npostfix reload" in result.answer
     assert "takes effect" not in result.answer  # the payoff ends at the blank line
+    assert result.citations == [LEAD_IN, PAYOFF] and "[1][2]" in result.answer  # the command's own page
     without = extractive_answer("How do I disable TLS globally?", [LEAD_IN], following=lambda c: None)
     assert "following command" not in without.answer  # a lead-in that leads nowhere is not quoted
 
@@ -131,3 +132,7 @@ def test_what_mcdewey_bench_measures_is_answered_from_the_demo_guide(service: An
     result = Answerer(service).ask("What does mcdewey bench measure?").result
     assert not result.declined
     assert "ingest speed, search latency, concurrency and answer latency" in result.answer
+    # The sentence is on page 2 of the quick reference, in a chunk that starts on its cover page:
+    # the citation (and so its url and file_url) names page 2, not the cover.
+    cited = next(c for c in result.citations if "ingest speed" in c.text)
+    assert cited.source.endswith("quick-reference.pdf") and cited.page == 2

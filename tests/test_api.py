@@ -261,7 +261,7 @@ def test_token_guards_api_and_mcp(start_server: Any) -> None:
     assert denied.status_code == 401
     assert "bearer token" in denied.json()["detail"]
     assert denied.headers["www-authenticate"].startswith("Bearer")
-    assert httpx.get(f"{url}/healthz", timeout=30).status_code == 200  # monitoring stays open
+    assert httpx.get(f"{url}/healthz", timeout=30).json() == {"status": "ok"}  # monitoring stays open, bare
 
 
 def test_no_stack_trace_in_errors(server_url: str) -> None:
@@ -277,9 +277,11 @@ def test_exposure_warning() -> None:
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("example.org")
     assert exposure_warning(Settings()) is None
-    assert exposure_warning(Settings(host="0.0.0.0", api_token="t")) is None
+    assert exposure_warning(Settings(api_token="t")) is None
+    protected = exposure_warning(Settings(host="0.0.0.0", api_token="t"))  # no silent publish either way
+    assert protected and "protected by MCDEWEY_API_TOKEN" in protected and "/login" in protected
     warning = exposure_warning(Settings(host="0.0.0.0"))
-    assert warning and "MCDEWEY_API_TOKEN" in warning
+    assert warning and "without MCDEWEY_API_TOKEN" in warning and "whole library" in warning
 
 
 def test_similarity_is_the_cosine_to_the_question_itself(service: Any) -> None:

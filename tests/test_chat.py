@@ -188,7 +188,7 @@ def test_welcome_is_chainlit_md_and_what_the_library_holds() -> None:
 
 def test_chainlit_md_says_what_the_chat_does() -> None:
     text = (ROOT / "chainlit.md").read_text(encoding="utf-8")
-    for words in ("vendor manuals", "[1]", "page", "does not hold the answer", "And in 1.6?"):
+    for words in ("vendor manuals", "[1]", "page", "does not hold the answer", "Follow-ups use the conversation"):
         assert words in text, words
 
 

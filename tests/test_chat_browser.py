@@ -147,6 +147,26 @@ def test_chat_cites_the_page_of_a_paged_document_and_escapes_its_text(chat_url: 
 
 
 @pytest.mark.browser
+def test_a_citation_in_a_chunk_spanning_two_pages_opens_the_page_of_its_sentence(chat_url: str, context: Any) -> None:
+    """The quick reference's first chunk starts on its cover (p. i) and goes on to page 2, where the answer
+    is: the citation, its in-context link and the page it opens name page 2, not the cover."""
+    page = context.new_page()
+    open_chat(page, chat_url)
+    answer = ask(page, "What does mcdewey bench measure?")
+    assert "ingest speed, search latency, concurrency and answer latency" in answer.inner_text()
+    link = context_link(answer)
+    href = link.get_attribute("href") or ""
+    assert href.startswith("/docs/mcdewey/1.0/quick-reference/quick-reference.pdf?page=2&chunk="), href
+    found = re.search(r"chunk=([^&#]+)", href)
+    assert found is not None
+    doc, target = open_cited_passage(context, link, unquote(found.group(1)))
+    header = target.locator("xpath=ancestor::section[1]/h2[contains(@class, 'page-header')]")
+    assert header.inner_text().strip().startswith("Page 2")
+    assert "ingest speed" in target.inner_text()  # the page's own text, not "No text on this page"
+    doc.close()
+
+
+@pytest.mark.browser
 def test_chat_settings_filter_the_product_and_version(chat_url: str, context: Any) -> None:
     page = context.new_page()
     open_chat(page, chat_url)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from markupsafe import Markup
 
-from assistant.surfaces.links import chunk_anchor
+from assistant.surfaces.links import chunk_anchor, chunk_record
 from assistant.surfaces.web import highlight, query_terms, snippet
 
 HTML = {"accept": "text/html"}
@@ -103,6 +103,27 @@ def test_doc_context_page_for_the_pdf(server_url: str, service: Any) -> None:
     section = html.split(f'id="page-{chunk.page}"')[1].split("</section>")[0]
     assert anchor in section
 
+
+
+def test_doc_context_shows_a_page_whose_text_starts_in_the_chunk_before(server_url: str, service: Any) -> None:
+    """Issue 13: the quick reference's first chunk runs onto page 2; page 2 shows that text, and a
+    citation of a sentence on page 2 links to page 2 with the chunk's anchor under it."""
+    source = "mcdewey/1.0/quick-reference/quick-reference.pdf"
+    spanning = next(s.chunk for s in service.index.catalog.file_chunks(source) if len(s.chunk.page_starts) > 1)
+    second = spanning.page_starts[1].page
+    html = page(server_url, f"/docs/{source}", page=second)
+    section = html.split(f'id="page-{second}"')[1].split("</section>")[0]
+    assert "No text on this page" not in section
+    assert str(Markup.escape(spanning.page_text(second)[:60])) in section
+    sentence = spanning.page_text(second).split("\n")[-1][:80]
+    cited = spanning.cited_at(sentence)
+    assert cited.page == second
+    url = chunk_record(cited, server_url).url
+    html = httpx.get(url.split("#")[0], headers=HTML, timeout=60).text
+    anchor = url.split("#")[1]
+    section = html.split(f'id="page-{second}"')[1].split("</section>")[0]
+    assert re.search(rf'<article id="{anchor}" class="chunk highlighted"', section)
+    assert html.count(f'id="{anchor}"') == 1 and html.count(f'data-chunk-id="{spanning.chunk_id}"') == 2
 
 def test_doc_context_drops_repeated_overlap(server_url: str, service: Any) -> None:
     source = "mcdewey/1.0/user-guide/user-guide.md"
@@ -195,7 +216,7 @@ print("mounted")
 
 
 def test_mount_chat_in_its_own_process(tmp_path: Any) -> None:
-    """Chainlit keeps one app per process (and writes .chainlit/ in the cwd): test it in a child."""
+    """Chainlit keeps one app per process (and writes its files in its app root): test it in a child."""
     stub = tmp_path / "chat.py"
     stub.write_text(CHAT_STUB, encoding="utf-8")
     done = subprocess.run([sys.executable, "-c", MOUNT_CHECK, str(stub)], cwd=tmp_path, capture_output=True,

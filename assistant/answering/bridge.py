@@ -14,10 +14,14 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def iterate_in_thread(start: Callable[[], Iterator[T]], name: str = "mcdewey-answer") -> AsyncIterator[T]:
+async def iterate_in_thread(
+    start: Callable[[], Iterator[T]], name: str = "mcdewey-answer", on_leave: Callable[[], None] | None = None,
+) -> AsyncIterator[T]:
     """The items of `start()`, produced in a daemon thread and handed to the running loop one by one.
 
-    Exceptions raised by the generator are re-raised in the caller's task.
+    Exceptions raised by the generator are re-raised in the caller's task. `on_leave` is called when
+    the caller stops iterating (done, failed or cancelled), from the caller's task: it can wake a
+    producer that is blocked before its first item (an answer waiting for a slot).
     """
     loop = asyncio.get_running_loop()
     events: asyncio.Queue[T | BaseException | None] = asyncio.Queue()
@@ -50,4 +54,6 @@ async def iterate_in_thread(start: Callable[[], Iterator[T]], name: str = "mcdew
             yield item
     finally:
         stop.set()
+        if on_leave is not None:
+            on_leave()
 

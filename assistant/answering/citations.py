@@ -84,7 +84,7 @@ def attribute(
     evidence = [evidence_text(c.text) for c in context]
     chunk_terms = [terms(t) for t in evidence]
     chunk_texts = [t.lower() for t in evidence]
-    kept: list[tuple[str, list[int]]] = []  # (sentence, indexes of the context chunks it rests on)
+    kept: list[tuple[str, list[int], str]] = []  # (sentence, the context chunk it rests on, the passage's words)
     dropped: list[str] = []
     seen: set[str] = set()
     kept_terms: list[set[str]] = []
@@ -107,25 +107,26 @@ def attribute(
         scores = [_support(s_terms, facts, chunk_terms[i], chunk_texts[i]) for i in range(len(context))]
         ranked = sorted(range(len(context)), key=lambda i: -scores[i])
         proposed = [i for i in ranked if scores[i] >= min_support or ((i + 1) in hints and scores[i] >= hinted_support)]
-        resting = next((i for i in proposed if verify(clean, evidence[i], similarity).ok), None)
-        if resting is None:  # no passage sentence says it: words reused for another claim, or invented
+        checks = ((i, verify(clean, evidence[i], similarity)) for i in proposed)
+        resting, check = next(((i, c) for i, c in checks if c.ok), (None, None))
+        if resting is None or check is None:  # no passage sentence says it: reused words, or invented
             dropped.append(clean)
             continue
         chosen = [resting]
         kept_terms.append(s_terms)
-        kept.append((clean, chosen))
+        kept.append((clean, chosen, check.source or clean))
     while kept and kept[-1][0].endswith(":"):  # "use the following command:" with nothing after it
         dropped.append(kept.pop()[0])
     order: dict[str, int] = {}
     cited: list[Chunk] = []
     out: list[str] = []
-    for clean, chosen in kept:
+    for clean, chosen, source in kept:
         numbers = []
         for i in chosen:
             cid = context[i].chunk_id
             if cid not in order:
                 order[cid] = len(cited) + 1
-                cited.append(context[i])
+                cited.append(context[i].cited_at(source))  # the page the sentence is on
             numbers.append(order[cid])
         marks = "".join(f"[{n}]" for n in sorted(set(numbers)))
         body, end = (clean[:-1], clean[-1]) if clean[-1] in ".!" else (clean, ".")

@@ -5,20 +5,27 @@ chunks with their links
 (`assistant.surfaces.links`), so REST returns exactly what MCP returns. Errors are McDeweyError subclasses,
 turned into `{"detail": reason}` with their status by the app's exception handler (server.py).
 Ranges are checked by the service, not by FastAPI, so REST and MCP reject a bad value with the same
-reason. Endpoints are plain `def`, so FastAPI runs the blocking search (embedding, Chroma) in its threadpool.
+reason. Endpoints are plain `def`, so FastAPI runs the blocking search (embedding, Chroma) in its threadpool;
+`/api/ask` is async and waits for its answer without holding a threadpool thread: a burst of questions
+queues (or is refused with 503 and Retry-After) in the Answerer, and the searches keep their threads. A
+client that goes away stops its answer (checked every DISCONNECT_POLL_S).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, StringConstraints
+from starlette.concurrency import run_in_threadpool
 
-from assistant.answerer import MAX_ASK_TOP_K, MAX_HISTORY_CHARS, Answerer, Asked
+from assistant.answerer import MAX_ASK_TOP_K, MAX_HISTORY_CHARS, Answerer, Asked, gather_answer
 from assistant.answering.results import Timings
 from assistant.service import MAX_CONTEXT, MAX_QUERY_CHARS, LibraryListing, LibraryService
+from assistant.surfaces.access import is_authorized
 from assistant.surfaces.links import ChunkRecord, chunk_records
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -29,6 +36,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 Filter = Annotated[str | None, Query(description="Only this one (exact name, as listed by /api/library)")]
+DISCONNECT_POLL_S = 0.25
+CLIENT_GONE = 499  # nginx's "client closed request": logged, never seen by the client
 
 
 def api_router(service: LibraryService, base_url: str) -> APIRouter:
@@ -64,9 +73,11 @@ def api_router(service: LibraryService, base_url: str) -> APIRouter:
 
     @router.get("/healthz", summary="200 when the index and Chroma answer, 503 with the reason otherwise",
                 tags=["health"], responses={503: {"description": "Chroma is unreachable"}})
-    def healthz() -> JSONResponse:
+    def healthz(request: Request) -> JSONResponse:
+        """Without the token (when MCDEWEY_API_TOKEN is set) only `{"status": ...}`: no path, no counts."""
         status = service.health()
-        return JSONResponse(status, status_code=200 if status.get("status") == "ok" else 503)
+        code = 200 if status.get("status") == "ok" else 503
+        return JSONResponse(status if is_authorized(request) else {"status": status.get("status")}, status_code=code)
 
     return router
 
@@ -128,19 +139,41 @@ def ask_router(answerer: Answerer, base_url: str) -> APIRouter:
     router = APIRouter(tags=["answers"])
 
     @router.post(
-        "/api/ask", summary="Answer a question from the library, with citations",
+        "/api/ask", summary="Answer a question from the library, with citations", response_model=AskResponse,
         responses={400: {"description": "Empty or overlong question, unknown product/version, bad history"},
                    401: {"description": "Missing or wrong bearer token (only when MCDEWEY_API_TOKEN is set)"},
-                   503: {"description": "The vector store (Chroma) is unreachable"}},
+                   503: {"description": "Busy (every answer slot and queue place taken: retry after the "
+                                        "`Retry-After` header's seconds), or the vector store is unreachable"}},
     )
-    def ask(request: AskRequest) -> AskResponse:
+    async def ask(body: AskRequest, request: Request) -> Any:
         """The same pipeline as the chat: retrieve, decline when the library does not hold the answer,
         else answer with `[n]` markers tied to `citations` in code. A model that is down or fails
-        mid-answer is not an error: the answer falls back to the passages and `note` says why."""
-        asked = answerer.ask(
-            request.question, product=request.product, version=request.version,
-            history=[m.model_dump() for m in request.history], top_k=request.top_k,
+        mid-answer is not an error: the answer falls back to the passages and `note` says why. When
+        MCDEWEY_MAX_ANSWERS answers run and MCDEWEY_ANSWER_QUEUE wait, the ask is refused at once: 503
+        with `Retry-After`."""
+        events = await run_in_threadpool(  # the checks read the catalog; Busy or BadRequest from here
+            answerer.astream_ask, body.question, product=body.product, version=body.version,
+            history=[m.model_dump() for m in body.history], top_k=body.top_k,
         )
+        asked = await unless_gone(request, gather_answer(events))
+        if asked is None:
+            return Response(status_code=CLIENT_GONE)
         return ask_response(asked, base_url)
 
     return router
+
+
+async def unless_gone(request: Request, work: Any) -> Any:
+    """Await `work`; None, with `work` cancelled, as soon as the client disconnects."""
+    task = asyncio.ensure_future(work)
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
+            if not task.done() and await request.is_disconnected():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                return None
+        return task.result()
+    finally:
+        task.cancel()  # the endpoint itself was cancelled (server shutting down): stop the answer too

@@ -29,13 +29,15 @@ import hmac
 import logging
 import os
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from assistant.surfaces import chat_root
+
+PROJECT_ROOT = chat_root.PROJECT_ROOT
 # Chainlit reads its config (.chainlit/config.toml), chainlit.md and public/ from its app root, which
-# defaults to the working directory: point it at the project before Chainlit is first imported.
-os.environ.setdefault("CHAINLIT_APP_ROOT", str(PROJECT_ROOT))
+# defaults to the working directory, and writes its translations there: point it at a private root
+# over the project's files before Chainlit is first imported.
+chat_root.prepare()
 # Chainlit sends nothing anywhere unless a data layer is configured (LITERAL_API_KEY, DATABASE_URL);
 # should one be, the tracing SDK it pulls in must not phone home either.
 os.environ.setdefault("TRACELOOP_TELEMETRY", "false")
@@ -46,7 +48,7 @@ from chainlit.input_widget import Select, Slider  # noqa: E402
 
 from assistant.answerer import MAX_ASK_TOP_K, MAX_HISTORY_MESSAGES, Answerer  # noqa: E402
 from assistant.answering.results import AnswerResult, Delta, Final  # noqa: E402
-from assistant.errors import BadRequest, McDeweyError  # noqa: E402
+from assistant.errors import BadRequest, Busy, McDeweyError  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from assistant.surfaces.chat_render import md_escape, render_answer  # noqa: E402
 
@@ -272,15 +274,10 @@ async def on_message(message: cl.Message) -> None:
                 streamed = True
             elif isinstance(event, Final):
                 result = event.result
-    except BadRequest as exc:  # e.g. an overlong question: say what to change
-        await _failed(reply, streamed, f"That question cannot be asked: {exc}.")
-        return
-    except McDeweyError as exc:
-        await _failed(reply, streamed, f"The library could not be searched: {exc}")
-        return
     except Exception as exc:
-        log.exception("answering %r failed", question[:200], exc_info=exc)
-        await _failed(reply, streamed, "Something went wrong while answering (the server log has the details).")
+        if not isinstance(exc, McDeweyError):
+            log.exception("answering %r failed", question[:200], exc_info=exc)
+        await _failed(reply, streamed, failure_text(exc))
         return
     if result is None:  # the pipeline always ends with Final; a cancelled task never gets here
         return
@@ -290,6 +287,17 @@ async def on_message(message: cl.Message) -> None:
     await reply.send()
     history.extend(({"role": "user", "content": question}, {"role": "assistant", "content": result.answer}))
     cl.user_session.set("history", history[-MAX_HISTORY_MESSAGES:])
+
+
+def failure_text(exc: Exception) -> str:
+    """What the chat says when a question gets no answer: busy, bad input, library down, or a bug."""
+    if isinstance(exc, Busy):  # every answer slot and queue place taken (MCDEWEY_MAX_ANSWERS/_ANSWER_QUEUE)
+        return "McDewey is busy answering other questions; try again in a few seconds."
+    if isinstance(exc, BadRequest):  # e.g. an overlong question: say what to change
+        return f"That question cannot be asked: {exc}."
+    if isinstance(exc, McDeweyError):
+        return f"The library could not be searched: {exc}"
+    return "Something went wrong while answering (the server log has the details)."
 
 
 async def _failed(reply: cl.Message, streamed: bool, reason: str) -> None:

@@ -46,6 +46,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if settings.library == Settings.model_fields["library"].default:
         ensure_demo_library(settings.library)
+    if not settings.library.is_dir():  # before the index opens: a typo leaves no data directory behind
+        print(f"mcdewey ingest: library folder not found: {settings.library}", file=sys.stderr)
+        return 2
     update, stop = _progress()
     embedder = Embedder(settings.embed_threads, settings.embed_batch, settings.embed_backend, settings.model_cache)
     index = Index(settings.data, settings.chroma_url, settings.collection, embedder)
@@ -218,7 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="McDewey: a multi-vendor documentation library you can ask in a browser and search "
         "over MCP. Settings come from MCDEWEY_* environment variables; flags override them.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                help="`mcdewey COMMAND --help` shows a command's options")
+
+    def filters(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--product", help="only this product (its folder name, e.g. mcdewey)")
+        p.add_argument("--version", help="only this version (its folder name, e.g. 1.0)")
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--library", type=Path, help="library root (MCDEWEY_LIBRARY)")
@@ -231,21 +239,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true",
                    help="exit 1 when any file failed or has a warning (without it, bad files are only reported)")
     p.add_argument("--max-file-chunks", type=int, default=DEFAULT_MAX_FILE_CHUNKS, metavar="N",
-                   help=f"keep at most N chunks of one file (default {DEFAULT_MAX_FILE_CHUNKS:,}; the largest "
-                   "manual of the shared corpus has 7,712); the rest is reported as partially indexed")
+                   help=f"keep at most N chunks of one file (default {DEFAULT_MAX_FILE_CHUNKS:,}); the rest of "
+                   "the file is left out and reported as partially indexed")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="also list skipped files")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("search", help="hybrid search; prints chunk records (--json: a list of them)")
     common(p)
-    p.add_argument("query")
-    p.add_argument("--top-k", type=int, default=None, help="number of chunks (default 8)")
-    p.add_argument("--product")
-    p.add_argument("--version")
-    p.add_argument("--doc")
-    p.add_argument("--mode", default="hybrid", choices=MODES)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("query", help="what to look for: words, an identifier, or a question")
+    p.add_argument("--top-k", type=int, default=None, help="number of chunks (default 8, MCDEWEY_TOP_K)")
+    filters(p)
+    p.add_argument("--doc", help="search only this document (its folder name, e.g. user-guide)")
+    p.add_argument("--mode", default="hybrid", choices=MODES,
+                   help="hybrid (default: keyword and meaning, fused), dense (meaning only) or keyword (BM25 only)")
+    p.add_argument("--json", action="store_true", help="print the chunk records as a JSON list")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("eval", help="retrieval quality on a question file (hybrid vs BM25 vs dense)")
@@ -258,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--followups", action="store_true",
                    help="QUESTIONS is a file of two-turn conversations: does the second answer cite the "
                    "follow-up's own answer?")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the measures as JSON instead of tables")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("serve", help="serve web pages, REST (/api), MCP (/mcp) and the chat (/chat)")
@@ -269,16 +277,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ask", help="answer a question from the library, with citations")
     common(p)
-    p.add_argument("question")
-    p.add_argument("--product")
-    p.add_argument("--version")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("question", help="the question, in plain words (quote it)")
+    filters(p)
+    p.add_argument("--json", action="store_true",
+                   help="print the answer as the REST /api/ask response (answer, citations, passages)")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("bench", help="benchmarks: ingest vs encoder, search latency, concurrency, answers")
     common(p)
     p.add_argument("--quick", action="store_true", help="small run (< 3 minutes) on the demo library")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("demo", help="(re)build the demo library (McDewey's own guide, Markdown and PDF)")

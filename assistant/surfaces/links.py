@@ -1,7 +1,8 @@
 """Links to a chunk: the one place that turns a `Chunk` into the record MCP and REST hand out.
 
 Every record carries `url` (the doc-context page, scrolled to the chunk) and `file_url` (the original
-file, at the chunk's page for PDFs), so an agent can cite a passage with a link a person can open.
+file, at the chunk's page for PDFs and Markdown), so an agent can cite a passage with a link a person
+can open.
 Pages build the same links with an empty base (root-relative), so the browser and agents agree.
 """
 
@@ -21,7 +22,7 @@ class ChunkRecord(Chunk):
     """A chunk as MCP and REST return it: the Chunk fields plus links to cite it with."""
 
     url: str = Field(description="Absolute link to the chunk in its document's context (the page to cite)")
-    file_url: str = Field(description="Absolute link to the original file (#page=N for PDFs)")
+    file_url: str = Field(description="Absolute link to the original file (#page=N for PDFs and Markdown)")
 
 
 def chunk_anchor(chunk_id: str) -> str:
@@ -42,11 +43,25 @@ def is_pdf(source: str) -> bool:
     return source.lower().endswith(".pdf")
 
 
+def is_markdown(source: str) -> bool:
+    return source.lower().endswith((".md", ".markdown"))
+
+
+def opens_at_page(source: str) -> bool:
+    """Whether the original opens at `#page=N`: PDF viewers do, and so does McDewey's Markdown page."""
+    return is_pdf(source) or is_markdown(source)
+
+
+def page_anchor(page: int) -> str:
+    """The fragment (and, on a Markdown original's page, the element id) of page `page`."""
+    return f"page={page}"
+
+
 def file_href(source: str, page: int | None = None, base: str = "") -> str:
-    """The original file; PDF viewers open `#page=N`, other formats have no page to jump to."""
+    """The original file, at `#page=N` where it can open there (PDF, Markdown); others have no page to jump to."""
     href = f"{base}/files/{quote_source(source)}"
-    if page is not None and is_pdf(source):
-        href += f"#page={page}"
+    if page is not None and opens_at_page(source):
+        href += "#" + page_anchor(page)
     return href
 
 

@@ -7,10 +7,8 @@ the browser and `mcdewey search` see the same chunk records. Nothing is built at
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import logging
-import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,6 +26,8 @@ from assistant.answerer import Answerer
 from assistant.errors import McDeweyError
 from assistant.service import LibraryService
 from assistant.settings import Settings
+from assistant.surfaces import chat_root
+from assistant.surfaces.access import LOGIN_PATH, AccessMiddleware, login_router
 from assistant.surfaces.api import api_router, ask_router
 from assistant.surfaces.mcp_tools import build_mcp
 from assistant.surfaces.web import STATIC, error_page, web_router
@@ -41,7 +41,7 @@ API_PATHS = ("/api/", "/mcp", "/healthz", "/openapi.json")
 DESCRIPTION = """Multi-vendor documentation library · semantic search · MCP endpoint at `/mcp`.
 
 Every search result is a chunk record with `url` (the passage in its document's context) and
-`file_url` (the original file, `#page=N` for PDFs). Errors are `{"detail": reason}`."""
+`file_url` (the original file, `#page=N` for PDFs and Markdown). Errors are `{"detail": reason}`."""
 
 
 # --- middleware -----------------------------------------------------------------------------------
@@ -92,33 +92,6 @@ class BodyLimitMiddleware:
         await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
 
 
-def protected_path(path: str) -> bool:
-    """The machine surfaces the API token guards (the pages have their own login, elsewhere)."""
-    return path == "/mcp" or path.startswith(("/mcp/", "/api/")) or path == "/api"
-
-
-class BearerTokenMiddleware:
-    """`Authorization: Bearer <token>` on /mcp and /api/*, compared in constant time."""
-
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app = app
-        self.token = token.encode("utf-8")
-
-    def authorized(self, scope: Scope) -> bool:
-        scheme, _, value = Headers(scope=scope).get("authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode("utf-8"), self.token)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and protected_path(scope["path"]) and not self.authorized(scope):
-            response = JSONResponse(
-                {"detail": "missing or wrong bearer token (Authorization: Bearer <MCDEWEY_API_TOKEN>)"},
-                status_code=401, headers={"WWW-Authenticate": 'Bearer realm="mcdewey"'},
-            )
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
-
-
 # --- errors ---------------------------------------------------------------------------------------
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith(API_PATHS) or "text/html" not in request.headers.get("accept", "")
@@ -134,7 +107,7 @@ def _error(request: Request, status: int, reason: str, headers: dict[str, str] |
 def add_error_handlers(app: FastAPI) -> None:
     async def library_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, McDeweyError)
-        return _error(request, exc.status, str(exc))
+        return _error(request, exc.status, str(exc), exc.headers() or None)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -178,8 +151,9 @@ def mount_chat(app: FastAPI, target: Path = CHAT_TARGET) -> bool:
     """
     if not target.is_file():
         return False
-    # Chainlit finds .chainlit/config.toml, chainlit.md and public/ in its app root (default: the cwd).
-    os.environ.setdefault("CHAINLIT_APP_ROOT", str(Path(__file__).resolve().parents[2]))
+    # Chainlit finds .chainlit/config.toml, chainlit.md and public/ in its app root (default: the cwd)
+    # and writes its translations there: a private root over the project's files (chat_root).
+    chat_root.prepare()
     try:
         from chainlit.server import app as chainlit_app
         from chainlit.utils import mount_chainlit
@@ -222,12 +196,14 @@ def create_app(settings: Settings, service: LibraryService | None = None) -> Fas
     app.include_router(api_router(service, settings.base_url()))
     app.include_router(ask_router(answerer, settings.base_url()))
     app.include_router(web_router(settings, service))
+    if settings.api_token:
+        app.include_router(login_router(settings.api_token, secure=settings.base_url().startswith("https://")))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.router.routes.extend(mcp_app.routes)  # /mcp itself, not a mount that redirects to /mcp/
     add_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     if settings.api_token:
-        app.add_middleware(BearerTokenMiddleware, token=settings.api_token)  # outermost: before any body
+        app.add_middleware(AccessMiddleware, token=settings.api_token)  # outermost: before any body
     if settings.chat:
         mount_chat(app)
     return app
@@ -243,11 +219,17 @@ def is_loopback(host: str) -> bool:
 
 
 def exposure_warning(settings: Settings) -> str | None:
-    """The warning `serve` logs when the server is reachable from other machines without a token."""
-    if is_loopback(settings.host) or settings.api_token:
+    """The warning `serve` logs when the server is reachable from other machines (None on loopback)."""
+    if is_loopback(settings.host):
         return None
-    return (f"serving on {settings.host}:{settings.port} without MCDEWEY_API_TOKEN: anyone who can reach "
-            "this address can use /api and /mcp; set MCDEWEY_API_TOKEN (and MCDEWEY_PUBLIC_URL for links)")
+    where = f"serving on {settings.host}:{settings.port}, reachable from other machines"
+    if settings.api_token:
+        return (f"{where}: the library (pages, /files, /api, /mcp, /chat) is protected by MCDEWEY_API_TOKEN "
+                f"(bearer header, or sign in at {LOGIN_PATH}); only /static, /favicon.ico, /login and a bare "
+                "/healthz status are public. The token crosses the network in clear unless TLS (a reverse "
+                "proxy) is in front")
+    return (f"{where} without MCDEWEY_API_TOKEN: anyone who can reach this address can read the whole "
+            "library (pages, /files, /api, /mcp, /chat); set MCDEWEY_API_TOKEN (and MCDEWEY_PUBLIC_URL for links)")
 
 
 def serve(settings: Settings) -> None:

@@ -4,26 +4,27 @@
 passage, `/docs/{source}` a passage in its document's context, `/files/{source}` the original file.
 Everything shown comes from LibraryService, like REST and MCP, so a page and an agent's record agree.
 Document text is untrusted: it is always escaped, and raw HTML served from the library gets a
-Content-Security-Policy that forbids scripts.
+Content-Security-Policy that forbids scripts (`files`). `/files/...` and `/favicon.ico` answer HEAD too.
 """
 
 from __future__ import annotations
 
-import mimetypes
 import re
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup, escape
 
-from assistant.errors import BadRequest, McDeweyError, NotFound
-from assistant.service import LibraryListing, LibraryService, PageView, shown
+from assistant.errors import BadRequest, McDeweyError
+from assistant.service import LibraryListing, LibraryService, PageView
 from assistant.settings import Settings
-from assistant.surfaces.links import chunk_anchor, chunk_href, doc_href, file_href, is_pdf
+from assistant.surfaces.files import FAVICON, file_response, library_file, markdown_pages
+from assistant.surfaces.links import chunk_anchor, chunk_href, doc_href, file_href, is_markdown, is_pdf, opens_at_page
+from assistant.surfaces.passage import chunk_body
 from indexing.chunk import Chunk
 from indexing.tokens import QUESTION_STOPWORDS
 
@@ -35,18 +36,12 @@ PAGE_CSP = (
     "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
     "form-action 'self'; img-src 'self' data:; style-src 'self'"
 )
-# Files from the library keep their own CSS and images (relative links) but never run scripts.
-FILE_CSP = (
-    "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; "
-    "frame-ancestors 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; font-src 'self' data:"
-)
-SCRIPTABLE_TYPES = ("text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml")
 SNIPPET_CHARS = 320
 
 
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(chunk_href=chunk_href, doc_href=doc_href, file_href=file_href)
+    env.globals.update(chunk_href=chunk_href, doc_href=doc_href, file_href=file_href, opens_at_page=opens_at_page)
     return env
 
 
@@ -112,10 +107,10 @@ def snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> Markup:
 # --- doc-context view -----------------------------------------------------------------------------
 @dataclass
 class DocItem:
-    """One chunk on the doc-context page, with the text not yet shown by its predecessor."""
+    """One chunk's text on one page of the doc-context page, less what its predecessor already shows."""
 
     chunk: Chunk
-    anchor: str
+    anchor: str | None  # on one part of the chunk only, as element ids are unique
     text: str
     target: bool
     heading: list[str]
@@ -135,63 +130,34 @@ class PageSection:
         return f"Page {self.page}{printed}"
 
 
-def doc_sections(view: PageView, target: str | None) -> list[PageSection]:
-    """The chunks of the view, grouped by page; overlap text is dropped when its source chunk is shown."""
-    items: list[DocItem] = []
+def doc_sections(view: PageView, target: str | None, page: int | None = None) -> list[PageSection]:
+    """The view's chunks grouped by page, each page with its own part of every chunk on it: a chunk
+    running onto the next page shows under both (highlighted on both when it is the target). Its anchor,
+    which citation links scroll to, goes on its part on `page` (the page the link asks for, the cited
+    sentence's page), else on its first part."""
+    parts = view.parts()
+    on_page = {p.chunk.chunk_id for p in parts if page is not None and p.page == page}
+    items: list[tuple[int | None, str | None, DocItem]] = []
     previous: Chunk | None = None
-    for stored in view.chunks:
-        c = stored.chunk
-        repeats = previous is not None and previous.ordinal == c.ordinal - 1
-        text = c.text[stored.overlap_chars:] if repeats and stored.overlap_chars else c.text
-        new_heading = c.heading if previous is None or previous.heading != c.heading else []
-        items.append(DocItem(c, chunk_anchor(c.chunk_id), text, c.chunk_id == target, new_heading))
-        previous = c
+    for part in parts:
+        c = part.chunk
+        anchored = part.page == page if c.chunk_id in on_page else part.first
+        heading: list[str] = []
+        if part.first:
+            heading = c.heading if previous is None or previous.heading != c.heading else []
+            previous = c
+        item = DocItem(c, chunk_anchor(c.chunk_id) if anchored else None, part.text, c.chunk_id == target, heading)
+        items.append((part.page, part.label, item))
     if view.first_page is None or view.last_page is None:
-        return [PageSection(None, None, items)]
+        return [PageSection(None, None, [item for _, _, item in items])]
     sections = {p: PageSection(p, None) for p in range(view.first_page, view.last_page + 1)}
-    for item in items:
-        section = sections.get(item.chunk.page or view.first_page)
+    for part_page, label, item in items:
+        section = sections.get(part_page or view.first_page)
         if section is None:
             continue
         section.items.append(item)
-        if section.label is None and item.chunk.page_label:
-            section.label = item.chunk.page_label
+        section.label = section.label or label
     return list(sections.values())
-
-
-# --- files from the library -----------------------------------------------------------------------
-def library_file(root: Path, source: str) -> Path:
-    """The file `source` names under `root`, or NotFound for anything that could leave the root.
-
-    Rejects NUL bytes, backslashes, absolute paths, empty, '.', '..' and hidden segments before
-    touching the disk, then resolves symlinks and insists the real path is still under the root.
-    """
-    missing = NotFound(f"no file {shown(source)} in the library")
-    if not source or "\x00" in source or "\\" in source or source.startswith("/"):
-        raise missing
-    parts = source.split("/")
-    if any(p in ("", ".", "..") or p.startswith(".") for p in parts):
-        raise missing
-    real_root = root.resolve()
-    try:
-        real = (real_root / PurePosixPath(source)).resolve(strict=True)
-    except (OSError, RuntimeError) as exc:  # missing file, symlink loop
-        raise missing from exc
-    if not real.is_relative_to(real_root) or not real.is_file():
-        raise missing
-    return real
-
-
-def file_response(path: Path, source: str) -> FileResponse:
-    """The file inline with its own content type; HTML keeps its <meta charset> and runs no script."""
-    media_type = mimetypes.guess_type(source)[0] or "application/octet-stream"
-    headers = {"X-Content-Type-Options": "nosniff"}
-    if media_type in SCRIPTABLE_TYPES:
-        headers["Content-Security-Policy"] = FILE_CSP
-        headers["Content-Type"] = media_type  # no charset: the document's own <meta charset> decides
-    return FileResponse(
-        path, media_type=media_type, headers=headers, filename=path.name, content_disposition_type="inline"
-    )
 
 
 # --- the pages ------------------------------------------------------------------------------------
@@ -237,7 +203,13 @@ def web_router(settings: Settings, service: LibraryService) -> APIRouter:
     @router.get("/chunks/{chunk_id}", response_class=HTMLResponse)
     def chunk_page(chunk_id: str) -> HTMLResponse:
         chunk = service.get_chunk(chunk_id)
-        return render("chunk.html", c=chunk, pdf=is_pdf(chunk.source))
+        pages = None
+        if is_markdown(chunk.source):  # its inline code, found again in the source (the index strips it)
+            try:
+                pages = markdown_pages(library_file(service.library_root, chunk.source))
+            except McDeweyError:
+                pages = None  # the file is gone since the ingest: the text still shows
+        return render("chunk.html", c=chunk, body=chunk_body(chunk, pages))
 
     @router.get("/docs/{source:path}", response_class=HTMLResponse)
     def doc_page(source: str, page: int | None = None, chunk: str | None = None) -> HTMLResponse:
@@ -253,11 +225,24 @@ def web_router(settings: Settings, service: LibraryService) -> APIRouter:
         view = service.page_view(source, page)
         return render(
             "doc.html", record=record, view=view, page=page, target=chunk,
-            sections=doc_sections(view, chunk), pdf=is_pdf(source),
+            sections=doc_sections(view, chunk, page), pdf=is_pdf(source),
         )
 
-    @router.get("/files/{source:path}")
-    def files(source: str) -> FileResponse:
-        return file_response(library_file(service.library_root, source), source)
+    @router.api_route("/files/{source:path}", methods=["GET", "HEAD"])
+    def files(source: str, raw: bool = False) -> Response:
+        path = library_file(service.library_root, source)
+        pages = markdown_pages(path) if is_markdown(source) and not raw else None
+        if pages is None:
+            return file_response(path, source)
+        try:
+            title = service.file_record(source).doc_title
+        except McDeweyError:  # a file the index does not hold (skipped, failed, not ingested yet)
+            title = None
+        return render("original.html", source=source, title=title or Path(source).name, indexed=title is not None,
+                      pages=pages)
+
+    @router.api_route("/favicon.ico", methods=["GET", "HEAD"])
+    def favicon() -> FileResponse:
+        return FileResponse(FAVICON, media_type="image/x-icon", headers={"Cache-Control": "public, max-age=86400"})
 
     return router

@@ -188,6 +188,40 @@ def _parse(lines: list[str], events: list[int | str | None], state: _State) -> N
     flush()
 
 
+@dataclass
+class SourcePage:
+    """A run of a Markdown file's own lines on one page: `marker` is the page-marker line that starts it
+    ("" at the top of the file and after a form feed); `page` is None before the first marker of a
+    file that is not paged from its start."""
+
+    page: int | None
+    marker: str
+    lines: list[str]
+
+
+def source_pages(text: str) -> list[SourcePage]:
+    """The file's lines cut where its pages start, numbered as `load_markdown` numbers its blocks.
+
+    The lines are the file's own (markup kept, form feeds dropped), for showing the original.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\f\n")
+    lines = text.split("\n")
+    skip, _ = _front_matter([line.expandtabs(4).rstrip(" ") for line in lines])
+    events, _ = _page_events([line.expandtabs(4).rstrip(" ") for line in lines[skip:]])
+    page = _first_page(events)
+    pages = [SourcePage(page, "", [])]
+    for line, event in zip(lines, [None] * skip + events, strict=True):
+        if event == "ff":
+            page = (page or 0) + 1
+            pages.append(SourcePage(page, "", []))
+        elif isinstance(event, int):
+            page = event
+            pages.append(SourcePage(page, line, []))
+        else:
+            pages[-1].lines.append(line)
+    return [p for p in pages if p.marker or p.lines or p is not pages[0]]
+
+
 def load_markdown(path: Path) -> LoadedDocument:
     """Parse Markdown into heading-aware blocks, paged when it carries page markers or form feeds."""
     text, warnings = decode_file(path)
