@@ -29,6 +29,7 @@ import hmac
 import logging
 import os
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from assistant.surfaces import chat_root
@@ -65,7 +66,7 @@ MAX_LISTED_PRODUCTS = 40
 # --- where the service comes from -----------------------------------------------------------------
 
 _fallback: dict[str, Any] = {}
-_fallback_lock = threading.Lock()
+_fallback_lock = threading.RLock()
 
 
 def _state() -> Any:
@@ -74,39 +75,31 @@ def _state() -> Any:
     return app.state
 
 
+def _shared(name: str, build: Callable[[], Any]) -> Any:
+    """The app's `mcdewey_<name>` (handed over by mount_chat), else one built once for this process
+    (standalone `chainlit run`), from the MCDEWEY_* environment."""
+    value = getattr(_state(), f"mcdewey_{name}", None)
+    if value is not None:
+        return value
+    with _fallback_lock:  # re-entrant: the answerer is built on the service, built on the settings
+        if name not in _fallback:
+            _fallback[name] = build()
+        return _fallback[name]
+
+
 def current_settings() -> Settings:
-    """The app's settings (handed over by mount_chat), else the MCDEWEY_* environment."""
-    settings = getattr(_state(), "mcdewey_settings", None)
-    if settings is not None:
-        return settings
-    with _fallback_lock:
-        if "settings" not in _fallback:
-            _fallback["settings"] = Settings()
-        return _fallback["settings"]
+    return _shared("settings", Settings)  # type: ignore[no-any-return]
 
 
 def current_service() -> LibraryService:
-    """The app's LibraryService, else one built from the settings (standalone `chainlit run`)."""
-    service = getattr(_state(), "mcdewey_service", None)
-    if service is not None:
-        return service
-    with _fallback_lock:
-        if "service" not in _fallback:
-            from assistant.service import LibraryService
+    from assistant.service import LibraryService
 
-            _fallback["service"] = LibraryService(current_settings())
-        return _fallback["service"]
+    return _shared("service", lambda: LibraryService(current_settings()))  # type: ignore[no-any-return]
 
 
 def current_answerer() -> Answerer:
     """The app's Answerer (one model for the whole server), else one over `current_service()`."""
-    answerer = getattr(_state(), "mcdewey_answerer", None)
-    if answerer is not None:
-        return answerer
-    with _fallback_lock:
-        if "answerer" not in _fallback:
-            _fallback["answerer"] = Answerer(current_service())
-        return _fallback["answerer"]
+    return _shared("answerer", lambda: Answerer(current_service()))  # type: ignore[no-any-return]
 
 
 def link_base(settings: Settings) -> str:

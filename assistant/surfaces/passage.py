@@ -118,19 +118,23 @@ def _spans_pattern(spans: list[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(alternatives))
 
 
-def passage_html(text: str, spans: list[str]) -> Markup:
-    """`text` escaped, line breaks kept (the page shows them), each inline-code span in <code>."""
-    pattern = _spans_pattern(spans)
+def wrap_matches(text: str, pattern: re.Pattern[str] | None, tag: str) -> Markup:
+    """`text` escaped piece by piece, each match of `pattern` inside <tag>…</tag>."""
     if pattern is None:
         return escape(text)
     out: list[str] = []
     last = 0
     for m in pattern.finditer(text):
         out.append(str(escape(text[last : m.start()])))
-        out.append(f"<code>{escape(m.group(0))}</code>")
+        out.append(f"<{tag}>{escape(m.group(0))}</{tag}>")
         last = m.end()
     out.append(str(escape(text[last:])))
     return Markup("".join(out))
+
+
+def passage_html(text: str, spans: list[str]) -> Markup:
+    """`text` escaped, line breaks kept (the page shows them), each inline-code span in <code>."""
+    return wrap_matches(text, _spans_pattern(spans), "code")
 
 
 def chunk_body(chunk: Chunk, pages: list[ShownPage] | None) -> Markup:

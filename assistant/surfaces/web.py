@@ -17,14 +17,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from assistant.errors import BadRequest, McDeweyError
 from assistant.service import LibraryListing, LibraryService, PageView
 from assistant.settings import Settings
 from assistant.surfaces.files import FAVICON, file_response, library_file, markdown_pages
 from assistant.surfaces.links import chunk_anchor, chunk_href, doc_href, file_href, is_markdown, is_pdf, opens_at_page
-from assistant.surfaces.passage import chunk_body
+from assistant.surfaces.passage import chunk_body, wrap_matches
 from indexing.chunk import Chunk
 from indexing.tokens import QUESTION_STOPWORDS
 
@@ -73,17 +73,7 @@ def _terms_pattern(terms: list[str]) -> re.Pattern[str] | None:
 
 def highlight(text: str, terms: list[str]) -> Markup:
     """`text` escaped, with each query term wrapped in <mark> (escaping happens piece by piece)."""
-    pattern = _terms_pattern(terms)
-    if pattern is None:
-        return escape(text)
-    out: list[str] = []
-    last = 0
-    for m in pattern.finditer(text):
-        out.append(str(escape(text[last : m.start()])))
-        out.append(f"<mark>{escape(m.group(0))}</mark>")
-        last = m.end()
-    out.append(str(escape(text[last:])))
-    return Markup("".join(out))
+    return wrap_matches(text, _terms_pattern(terms), "mark")
 
 
 def snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> Markup:
