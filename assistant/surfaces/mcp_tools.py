@@ -1,4 +1,5 @@
-"""The MCP server (official SDK, FastMCP over streamable HTTP): four tools over LibraryService.
+"""The MCP server (official SDK, FastMCP over streamable HTTP): four tools over LibraryService, and the
+library and its chunks as resources (`mcp_resources`).
 
 The tools return the same records as REST (`assistant.surfaces.links.chunk_record`), as structured content.
 A service error (empty query, unknown filter, unknown chunk) becomes a tool error — a result with
@@ -8,6 +9,10 @@ Each tool builds its CallToolResult itself (`Annotated[CallToolResult, <type>]`)
 schema and the result are the same as FastMCP would make, but the result is checked with the pydantic
 model instead of the SDK's per-call jsonschema validation, which cost more than the search itself
 (~25 ms a call; a third of the server's CPU under 50 concurrent clients).
+
+Every tool has a title and annotations (spec 2025-06-18 / 2025-11-25): all four only read the library,
+so readOnlyHint and idempotentHint are true, destructiveHint and openWorldHint false (the library is a
+closed set of documents, nothing outside it is reached).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable, Sequence
-from typing import Annotated, TypeVar
+from typing import Annotated, TypedDict, TypeVar
 from urllib.parse import urlparse
 
 import anyio
@@ -23,20 +28,22 @@ import pydantic_core
 from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from assistant.errors import McDeweyError
 from assistant.service import MAX_CONTEXT, LibraryListing, LibraryService
 from assistant.settings import Settings
 from assistant.surfaces.links import ChunkRecord, chunk_record, chunk_records
+from assistant.surfaces.mcp_resources import register_resources
 
 T = TypeVar("T")
 
 INSTRUCTIONS = """McDewey is a library of vendor documentation (several vendors, products and versions).
 Use search_docs to find passages; answer only from what it returns and cite each passage with its
 doc_title, version, page (page_label if printed differently) and url. Use list_library to learn the
-exact product and version names before filtering. Use get_context to read around a passage."""
+exact product and version names before filtering. Use get_context to read around a passage.
+The library listing is also the resource mcdewey://library, and each chunk mcdewey://chunks/{chunk_id}."""
 
 CITE = (
     "Cite a passage as: doc_title, version, p. <page> (printed <page_label> when it differs), "
@@ -61,6 +68,26 @@ record. {CITE}"""
 LIST_DOC = """List the library: vendors → products → versions → documents, each document with its
 doc slug, title, number of files, pages and chunks, and its entry file. Use the product, version and doc
 names exactly as listed for the filters of search_docs."""
+
+TITLES = {
+    "search_docs": "Search the documentation",
+    "get_chunk": "Get a passage by id",
+    "get_context": "Read a passage in context",
+    "list_library": "List the library",
+}
+
+
+class ToolLabels(TypedDict):
+    title: str
+    annotations: ToolAnnotations
+
+
+def read_only(name: str) -> ToolLabels:
+    """`title=` and `annotations=` of a tool that only reads the library."""
+    title = TITLES[name]
+    return ToolLabels(title=title, annotations=ToolAnnotations(
+        title=title, readOnlyHint=True, idempotentHint=True, destructiveHint=False, openWorldHint=False))
+
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
@@ -135,7 +162,7 @@ def build_mcp(settings: Settings, service: LibraryService) -> FastMCP:
     )
     base = settings.base_url()
 
-    @mcp.tool(description=SEARCH_DOC)
+    @mcp.tool(description=SEARCH_DOC, **read_only("search_docs"))
     async def search_docs(
         query: Annotated[str, Field(description="The question or exact terms to look for")],
         top_k: Annotated[int, Field(description="Number of passages, 1–50")] = 8,
@@ -146,13 +173,13 @@ def build_mcp(settings: Settings, service: LibraryService) -> FastMCP:
         chunks = await _call(lambda: service.search(query, top_k, product, version, doc))
         return _result(chunk_records(chunks, base))
 
-    @mcp.tool(description=GET_CHUNK_DOC)
+    @mcp.tool(description=GET_CHUNK_DOC, **read_only("get_chunk"))
     async def get_chunk(
         chunk_id: Annotated[str, Field(description="product::version::doc::file::N, from search_docs")],
     ) -> Annotated[CallToolResult, ChunkRecord]:
         return _result(chunk_record(await _call(lambda: service.get_chunk(chunk_id)), base))
 
-    @mcp.tool(description=GET_CONTEXT_DOC)
+    @mcp.tool(description=GET_CONTEXT_DOC, **read_only("get_context"))
     async def get_context(
         chunk_id: Annotated[str, Field(description="product::version::doc::file::N, from search_docs")],
         before: Annotated[int, Field(description=f"Chunks before it, 0–{MAX_CONTEXT}")] = 1,
@@ -160,8 +187,9 @@ def build_mcp(settings: Settings, service: LibraryService) -> FastMCP:
     ) -> Annotated[CallToolResult, list[ChunkRecord]]:
         return _result(chunk_records(await _call(lambda: service.get_context(chunk_id, before, after)), base))
 
-    @mcp.tool(description=LIST_DOC)
+    @mcp.tool(description=LIST_DOC, **read_only("list_library"))
     async def list_library() -> Annotated[CallToolResult, LibraryListing]:
         return _result(await _call(service.list_library))
 
+    register_resources(mcp, service, base)
     return mcp
