@@ -136,3 +136,16 @@ def test_what_mcdewey_bench_measures_is_answered_from_the_demo_guide(service: An
     # the citation (and so its url and file_url) names page 2, not the cover.
     cited = next(c for c in result.citations if "ingest speed" in c.text)
     assert cited.source.endswith("quick-reference.pdf") and cited.page == 2
+
+
+def test_the_answer_audit_counts_each_shown_sentence_against_the_passages_it_cites(similarity: Similarity) -> None:
+    from assistant.answering.results import AnswerResult
+    from assistant.measure.answers import verified_share
+
+    quoted = extractive_answer("What is the default value of kdc_tcp_listen_backlog?", [BACKLOG, PORTS],
+                               similarity=similarity)
+    honest = AnswerResult(question="q", query="q", answer=quoted.answer, citations=quoted.citations)
+    assert verified_share(honest, similarity) == 1.0  # the passages' own words, several to a marker
+    mixed = AnswerResult(question="q", query="q", citations=[PORTS],
+                         answer="The default is 88. The KDC listens for UDP requests on port 88 [1].")
+    assert verified_share(mixed, similarity) == 0.5  # the recombined sentence is counted, not hidden

@@ -54,18 +54,20 @@ def _share(hits: int, n: int) -> float | None:
 
 
 def verified_share(result: AnswerResult, similarity: Similarity) -> float | None:
-    """Of the answer's cited sentences, the share its cited passage says (`verify`): an audit of what a
-    reader is shown, whichever stage wrote it. None for a decline or an answer without citations."""
+    """Of the answer's sentences, the share a passage it cites says (`verify`): an audit of what a
+    reader is shown, whichever stage wrote it. Each run of text up to its [n] markers is split into
+    sentences, and each sentence is checked against the passages those markers name. None for a
+    decline or an answer without citations."""
     if result.declined:
         return None
+    text = re.sub(r"^According to the [^:]{1,200}: ", "", result.answer)
     shown = ok = 0
-    for sentence in split_sentences(re.sub(r"^According to the [^:]{1,200}: ", "", result.answer)):
-        marks = [int(n) for n in MARKER.findall(sentence)]
-        if not marks:
-            continue
-        shown += 1
-        ok += any(1 <= m <= len(result.citations) and verify(sentence, result.citations[m - 1].text, similarity).ok
-                  for m in marks)
+    for segment in re.finditer(r"(.+?)\s*((?:\[\d{1,3}\])+)\.?", text, re.DOTALL):
+        cited = [result.citations[int(n) - 1].text for n in MARKER.findall(segment.group(2))
+                 if 1 <= int(n) <= len(result.citations)]
+        for sentence in split_sentences(segment.group(1)):
+            shown += 1
+            ok += any(verify(sentence, passage, similarity).ok for passage in cited)
     return round(ok / shown, 3) if shown else None
 
 
