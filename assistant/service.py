@@ -141,7 +141,8 @@ class LibraryService:
         self.settings = settings
         self.index = index or Index(
             settings.data, settings.chroma_url, settings.collection,
-            Embedder(settings.embed_threads, settings.embed_batch, settings.embed_backend, settings.model_cache),
+            Embedder(settings.embed_threads, settings.embed_batch, settings.embed_backend,
+                            settings.model_cache, settings.embed_device),
         )
         self.retriever = Retriever(self.index)
 

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         description="Folder for the locally exported ONNX embedding models (default: inside the virtual "
         "environment, else $XDG_CACHE_HOME/mcdewey/models).",
     )
+    embed_device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto",
+        description="Where the embedding model runs: 'auto' (a CUDA GPU when one is visible, else the CPU), "
+        "'cpu', or 'cuda' (refused at start when no CUDA device is visible).",
+    )
     embed_threads: int = Field(default=0, ge=0, description="Threads for embedding (0: all cores).")
     embed_batch: int = Field(default=32, ge=1, description="Embedding batch size.")
     top_k: int = Field(default=8, ge=1, le=50, description="Default number of chunks a search returns.")
@@ -101,6 +106,18 @@ class Settings(BaseSettings):
         "/openapi.json) needs it: 'Authorization: Bearer <token>', or a browser's login at /login (a cookie); "
         "the chat (/chat) asks for its own login with the token as password. /healthz then says only its status."
     )
+
+    @field_validator("embed_device")
+    @classmethod
+    def _device_present(cls, value: str) -> str:
+        if value == "cuda":  # fail at start, with the reason, not at the first embedding
+            from indexing.devices import DeviceUnavailable, resolve_device
+
+            try:
+                resolve_device(value)
+            except DeviceUnavailable as exc:
+                raise ValueError(str(exc)) from exc
+        return value
 
     @field_validator("llm", mode="before")
     @classmethod

@@ -14,6 +14,11 @@ Backends (`Embedder(backend=...)`; McDewey passes `MCDEWEY_EMBED_BACKEND` from i
   its vectors drift from torch's (see `mcdewey bench`), so it has its own model name: switching to or
   from it re-embeds the library once, and queries are never compared with vectors of another model.
 
+Devices (`Embedder(device=...)`, `MCDEWEY_EMBED_DEVICE`; `indexing.devices`): `auto` (default) runs on a
+CUDA GPU when one is visible, else the CPU. On a GPU the network runs in PyTorch (the ONNX Runtime wheel
+is the CPU build), which gives the same vectors as the CPU backends; `onnx-int8` stays on the CPU, since
+its vectors are another model's.
+
 Settings are McDewey's to read (`assistant.settings`, which `indexing/` never imports) and reach this
 module as parameters; a caller that passes none gets the documented defaults.
 """
@@ -29,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from indexing.devices import resolve_device
 from indexing.embedding_model import DIMENSIONS, MODEL_NAME, model_dir
 from indexing.onnx_encoder import OnnxEncoder
 
@@ -54,9 +60,11 @@ class Embedder:
 
     def __init__(
         self, threads: int = 0, batch_size: int = 32, backend: str | None = None, model_cache: Path | None = None,
+        device: str = "auto",
     ) -> None:
-        """`backend` and `model_cache` come from settings; None means the defaults (see module doc)."""
+        """`backend`, `model_cache` and `device` come from settings; None means the defaults (see module doc)."""
         backend = default_backend(backend)
+        self.requested_device = device
         self.threads = threads
         self.batch_size = batch_size
         self.backend = backend
@@ -66,6 +74,14 @@ class Embedder:
         self.name = MODEL_NAME + ("+int8" if backend == "onnx-int8" else "")
 
     @cached_property
+    def device(self) -> str:
+        """`cpu` or `cuda`, resolved on first use (DeviceUnavailable for `cuda` without a GPU)."""
+        if self.backend == "onnx-int8":
+            resolve_device(self.requested_device)  # still refuse `cuda` where there is none
+            return "cpu"
+        return resolve_device(self.requested_device)
+
+    @cached_property
     def model(self) -> SentenceTransformer:
         """The sentence-transformers model (torch backend; also the reference in the benchmarks)."""
         import torch
@@ -73,7 +89,7 @@ class Embedder:
 
         if self.threads > 0:
             torch.set_num_threads(self.threads)
-        return SentenceTransformer(str(model_dir()), device="cpu", backend="torch")
+        return SentenceTransformer(str(model_dir()), device=self.device, backend="torch")
 
     @cached_property
     def onnx(self) -> OnnxEncoder | None:
@@ -93,7 +109,11 @@ class Embedder:
     def load(self) -> None:
         """Load (and for ONNX, export on first use) the model now rather than on the first encode."""
         with self._lock:
-            _ = self.onnx if self.backend != "torch" else self.model
+            _ = self.onnx if self._on_onnx else self.model
+
+    @property
+    def _on_onnx(self) -> bool:
+        return self.backend != "torch" and self.device == "cpu"
 
     @cached_property
     def tokenizer(self) -> Any:
@@ -117,7 +137,7 @@ class Embedder:
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         with self._lock:
-            onnx = self.onnx if self.backend != "torch" else None
+            onnx = self.onnx if self._on_onnx else None
             if onnx is not None:
                 return onnx.encode(texts, self.batch_size)
             vectors = self.model.encode(

@@ -50,7 +50,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"mcdewey ingest: library folder not found: {settings.library}", file=sys.stderr)
         return 2
     update, stop = _progress()
-    embedder = Embedder(settings.embed_threads, settings.embed_batch, settings.embed_backend, settings.model_cache)
+    embedder = Embedder(settings.embed_threads, settings.embed_batch, settings.embed_backend,
+                            settings.model_cache, settings.embed_device)
     index = Index(settings.data, settings.chroma_url, settings.collection, embedder)
     try:
         ingester = Ingester(index, progress=update, max_file_chunks=args.max_file_chunks)
@@ -129,7 +130,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from indexing.embedder import Embedder
 
         settings = _settings(args)
-        embedder = Embedder(settings.embed_threads, settings.embed_batch, settings.embed_backend, settings.model_cache)
+        embedder = Embedder(settings.embed_threads, settings.embed_batch, settings.embed_backend,
+                            settings.model_cache, settings.embed_device)
         outcome = evaluate_support(load_pairs(Path(args.questions)), embedding_similarity(embedder))
         print(json.dumps(outcome, indent=2) if args.json else support_table(outcome))
         return 0
