@@ -113,9 +113,11 @@ def _row(r: dict[str, Any]) -> str:
 
 
 def evaluate_answers(
-    service: LibraryService, questions: Sequence[Question], progress: TextIO | None = sys.stderr
+    service: LibraryService, questions: Sequence[Question], progress: TextIO | bool | None = True
 ) -> dict[str, Any]:
-    """Run every question; return the figures (flat) and `per_question`."""
+    """Run every question; return the figures (flat) and `per_question`. `progress`: True writes the
+    per-question table to the stderr of the moment (not of import time), a stream writes it there."""
+    progress = sys.stderr if progress is True else (progress or None)
     llm = Answerer(service).model
     started = time.monotonic()
     service.search("warm up", 1)  # load the embedding model and the indexes: not part of any answer
