@@ -59,6 +59,16 @@ def restates(sentence_terms: set[str], facts: set[str], earlier: Iterable[set[st
     )
 
 
+def cite(cited: list[Chunk], chunk: Chunk) -> int:
+    """`chunk`'s number in `cited` (1-based), appended when new: citations are numbered in the order
+    they are first cited, and a chunk cited again keeps its number (and its first sentence's page)."""
+    for n, earlier in enumerate(cited, 1):
+        if earlier.chunk_id == chunk.chunk_id:
+            return n
+    cited.append(chunk)
+    return len(cited)
+
+
 def attribute(
     text: str,
     context: Sequence[Chunk],
@@ -84,7 +94,7 @@ def attribute(
     evidence = [evidence_text(c.text) for c in context]
     chunk_terms = [terms(t) for t in evidence]
     chunk_texts = [t.lower() for t in evidence]
-    kept: list[tuple[str, list[int], str]] = []  # (sentence, the context chunk it rests on, the passage's words)
+    kept: list[tuple[str, int, str]] = []  # (sentence, the context chunk it rests on, the passage's words)
     dropped: list[str] = []
     seen: set[str] = set()
     kept_terms: list[set[str]] = []
@@ -112,23 +122,14 @@ def attribute(
         if resting is None or check is None:  # no passage sentence says it: reused words, or invented
             dropped.append(clean)
             continue
-        chosen = [resting]
         kept_terms.append(s_terms)
-        kept.append((clean, chosen, check.source or clean))
+        kept.append((clean, resting, check.source or clean))
     while kept and kept[-1][0].endswith(":"):  # "use the following command:" with nothing after it
         dropped.append(kept.pop()[0])
-    order: dict[str, int] = {}
     cited: list[Chunk] = []
     out: list[str] = []
-    for clean, chosen, source in kept:
-        numbers = []
-        for i in chosen:
-            cid = context[i].chunk_id
-            if cid not in order:
-                order[cid] = len(cited) + 1
-                cited.append(context[i].cited_at(source))  # the page the sentence is on
-            numbers.append(order[cid])
-        marks = "".join(f"[{n}]" for n in sorted(set(numbers)))
+    for clean, i, source in kept:
+        number = cite(cited, context[i].cited_at(source))  # the page the sentence is on
         body, end = (clean[:-1], clean[-1]) if clean[-1] in ".!" else (clean, ".")
-        out.append(f"{body.rstrip()} {marks}{end}")
+        out.append(f"{body.rstrip()} [{number}]{end}")
     return Attribution(" ".join(out), cited, dropped)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from assistant.answering.citations import cite
 from assistant.answering.context import INSTRUCTION_LIKE
 from assistant.answering.results import Attribution
 from assistant.answering.text import MIN_QUOTED_WORDS, chunk_sentences, terms, tokens
@@ -158,8 +159,7 @@ def extractive_answer(
     lines: list[str] = []
     for used, text in picked:
         quoted = [used[0].cited_at(text.split("\n")[0]), *used[1:]]  # cite the page the sentence is on
-        cited += [c for c in quoted if all(c.chunk_id != x.chunk_id for x in cited)]
-        lines.append(_cite(text, [next(n for n, x in enumerate(cited, 1) if x.chunk_id == c.chunk_id) for c in used]))
+        lines.append(_cite(text, [cite(cited, c) for c in quoted]))
     return Attribution(" ".join(lines), cited)
 
 
