@@ -13,13 +13,13 @@ point (`Answerer`) like the chat asks it. Figures over the follow-ups:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.answerer import Answerer
+from assistant.measure.jsonl import read_jsonl
 from assistant.measure.retrieval import Question, answers
 
 if TYPE_CHECKING:
@@ -32,21 +32,16 @@ class Conversation:
     followup: Question
 
 
+def _conversation(row: dict[str, Any]) -> Conversation:
+    first = row["first"]
+    return Conversation(
+        Question(f"{row['id']}/1", first["question"], "first", first["source"], first.get("pages")),
+        Question(row["id"], row["question"], row.get("style", "followup"), row["source"], row.get("pages")),
+    )
+
+
 def load_conversations(path: Path) -> list[Conversation]:
-    out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            first = row["first"]
-            out.append(Conversation(
-                Question(f"{row['id']}/1", first["question"], "first", first["source"], first.get("pages")),
-                Question(row["id"], row["question"], row.get("style", "followup"), row["source"], row.get("pages")),
-            ))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"{path}:{n}: not a two-turn conversation ({exc})") from exc
-    return out
+    return read_jsonl(path, "a two-turn conversation", _conversation)
 
 
 def _elsewhere(c: Conversation) -> bool:

@@ -13,13 +13,13 @@ real embedding model; a pair it keeps is a "shown" sentence. Figures:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from assistant.answering.verify import MIN_COSINE, Similarity, verify
+from assistant.measure.jsonl import read_jsonl
 
 SWEEP = (0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
 
@@ -34,16 +34,8 @@ class Pair:
 
 
 def load_pairs(path: Path) -> list[Pair]:
-    pairs = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            pairs.append(Pair(row["id"], row["sentence"], row["passage"], bool(row["supported"]), row["kind"]))
-        except (ValueError, KeyError) as exc:
-            raise ValueError(f"{path}:{n}: not a support pair ({exc})") from exc
-    return pairs
+    return read_jsonl(path, "a support pair", lambda row: Pair(
+        row["id"], row["sentence"], row["passage"], bool(row["supported"]), row["kind"]))
 
 
 def _score(kept: Sequence[bool], pairs: Sequence[Pair]) -> dict[str, Any]:
