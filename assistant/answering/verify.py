@@ -77,8 +77,8 @@ def specifics(sentence: str) -> set[str]:
     return {f for f in found if f}
 
 
-def negated(text: str) -> bool:
-    return any(w in NEGATORS or w.endswith("n't") for w in _words(text))
+def _negates(words: list[str]) -> bool:
+    return any(w in NEGATORS or w.endswith("n't") for w in words)
 
 
 def in_order(sentence: list[str], candidate: list[str]) -> tuple[int, int]:
@@ -127,18 +127,17 @@ def verify(
     words = _words(sentence)
     if not words:
         return Check(False, how="empty")
-    pool = candidates(passage)
-    for candidate in pool:
-        if len(words) >= OWN_WORDS_MIN and _contains_run(_words(candidate), words):
+    pool = [(candidate, _words(candidate)) for candidate in candidates(passage)]
+    for candidate, c_words in pool:
+        if len(words) >= OWN_WORDS_MIN and _contains_run(c_words, words):
             return Check(True, candidate, "own words")
-    wanted, polarity = specifics(sentence), negated(sentence)
+    wanted, polarity = specifics(sentence), _negates(words)
     fitting = []
-    for candidate in pool:
-        c_words = _words(candidate)
+    for candidate, c_words in pool:
         low, vocabulary = " ".join(c_words), set(c_words)
         if any((f not in low) if " " in f else (f not in vocabulary) for f in wanted):
             continue
-        if negated(candidate) != polarity:
+        if _negates(c_words) != polarity:
             continue
         shared, stretch = in_order(words, c_words)
         if shared >= min_in_order * len(words) and stretch <= max_stretch * len(words):
