@@ -9,7 +9,8 @@
   HTTP and socket.io, and in the browser); after logging in, the answer streams in, then shows its
   sources.
 
-Chainlit's page asks a CDN for fonts and KaTeX; offline that fails harmlessly.
+Chainlit's page would ask a CDN for fonts and KaTeX; `chat_root.keep_page_offline` drops those links, and
+the `browser` fixture fails any test whose pages ask a host other than 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -135,6 +136,12 @@ def test_chat_cites_the_page_of_a_paged_document_and_escapes_its_text(chat_url: 
     body = answer.inner_text()
     assert "<!-- page N -->" in body  # document text shown literally, not as (hidden) HTML
     assert "p. 4" in body and "original file, p. 4" in body
+    answer.locator(".element-link", has_text="[1]").first.click()
+    side = page.locator("#side-view-content")
+    side.locator("text=Headings build").wait_for(timeout=WAIT_MS)
+    # laid out as on the chunk page: the source's wrapped paragraph is one paragraph, not ragged lines
+    assert "converted from a PDF keeps its page numbers through marker lines of the form <!-- page N -->; a form " \
+        "feed also starts a new page. Headings build the heading trail shown with each citation." in side.inner_text()
     link = context_link(answer)
     href = link.get_attribute("href") or ""
     assert href.startswith("/docs/mcdewey/1.0/user-guide/user-guide.md?page=4&chunk=")

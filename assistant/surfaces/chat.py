@@ -24,12 +24,14 @@ it runs), so nothing here may need its own module at class-creation time (no dat
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
 import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.surfaces import chat_root
@@ -51,12 +53,17 @@ from assistant.answerer import MAX_ASK_TOP_K, MAX_HISTORY_MESSAGES, Answerer  # 
 from assistant.answering.results import AnswerResult, Delta, Final  # noqa: E402
 from assistant.errors import BadRequest, Busy, McDeweyError  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
-from assistant.surfaces.chat_render import md_escape, render_answer  # noqa: E402
+from assistant.surfaces.chat_render import listed_chunks, md_escape, render_answer  # noqa: E402
+from assistant.surfaces.files import library_file, markdown_pages  # noqa: E402
+from assistant.surfaces.links import is_markdown  # noqa: E402
+from assistant.surfaces.passage import body_text, chunk_pages, line_breaks, reflow  # noqa: E402
 
 if TYPE_CHECKING:
     from assistant.service import LibraryListing, LibraryService
+    from indexing.chunk import Chunk
 
 log = logging.getLogger("mcdewey.chat")
+chat_root.keep_page_offline()  # no stylesheet or font from another host in the chat's page
 
 WELCOME_FILE = PROJECT_ROOT / "chainlit.md"
 ALL = "*"  # the "no filter" choice; never a valid product or version name
@@ -274,12 +281,30 @@ async def on_message(message: cl.Message) -> None:
         return
     if result is None:  # the pipeline always ends with Final; a cancelled task never gets here
         return
-    rendered = render_answer(result, link_base(settings))
+    texts = await asyncio.to_thread(laid_out, listed_chunks(result), current_service().library_root)
+    rendered = render_answer(result, link_base(settings), texts)
     reply.content = rendered.content
     reply.elements = [cl.Text(name=v.name, content=v.content, display="side") for v in rendered.sources]
     await reply.send()
     history.extend(({"role": "user", "content": question}, {"role": "assistant", "content": result.answer}))
     cl.user_session.set("history", history[-MAX_HISTORY_MESSAGES:])
+
+
+def laid_out(chunks: list[Chunk], library: Path) -> dict[str, str]:
+    """Markdown chunks' texts as the chunk page lays them out (`passage`): the index keeps the source's
+    wrapped lines and drops its blank lines, and Chainlit shows every line break, which left a
+    paragraph ragged in the side panel. Other formats, and a file gone since the ingest, keep their text."""
+    out: dict[str, str] = {}
+    for chunk in chunks:
+        if not is_markdown(chunk.source) or chunk.chunk_id in out:
+            continue
+        try:
+            pages = markdown_pages(library_file(library, chunk.source))
+        except McDeweyError:
+            continue
+        if pages:
+            out[chunk.chunk_id] = reflow(body_text(chunk), *line_breaks(chunk_pages(pages, chunk.page, chunk.page_end)))
+    return out
 
 
 def failure_text(exc: Exception) -> str:

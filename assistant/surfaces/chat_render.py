@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from assistant.answering.results import AnswerResult
@@ -69,17 +70,25 @@ class Rendered(NamedTuple):
     sources: list[SourceView]
 
 
-def side_text(chunk: Chunk, base: str) -> str:
-    """What the side panel shows for a chunk: where it is, its text (escaped), and the two links."""
+def side_text(chunk: Chunk, base: str, text: str | None = None) -> str:
+    """What the side panel shows for a chunk: where it is, its text (escaped; `text` when the chunk's
+    source lays it out better, see `chat.laid_out`), and the two links."""
     head = source_label(chunk)
-    body = md_escape(chunk.text.strip())
+    body = md_escape((text or chunk.text).strip())
     return f"{head}\n\n{body}\n\n{source_links(chunk, base)}"
 
 
-def render_answer(result: AnswerResult, base: str = "") -> Rendered:
-    """The final message: the answer with [n] markers, the note, what was searched, and the sources."""
-    listed = result.citations if not result.declined else result.passages
-    views = [SourceView(f"[{n}]", chunk, side_text(chunk, base)) for n, chunk in enumerate(listed, 1)]
+def listed_chunks(result: AnswerResult) -> list[Chunk]:
+    """The chunks under the answer: its citations, or the closest passages when it declined."""
+    return result.citations if not result.declined else result.passages
+
+
+def render_answer(result: AnswerResult, base: str = "", texts: Mapping[str, str] | None = None) -> Rendered:
+    """The final message: the answer with [n] markers, the note, what was searched, and the sources
+    (`texts`: chunk id → its text laid out for the side panel)."""
+    texts = texts or {}
+    views = [SourceView(f"[{n}]", c, side_text(c, base, texts.get(c.chunk_id)))
+             for n, c in enumerate(listed_chunks(result), 1)]
     parts = [escape_answer(result.answer) if not result.declined else md_escape(result.answer)]
     if result.declined:
         reason = (result.note or "").removeprefix("Declined: ").strip()

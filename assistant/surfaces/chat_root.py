@@ -10,6 +10,8 @@ Chainlit speaks of itself or of "LLMs", see `WORDS`), as the answers and the hel
 Chainlit finds every file there, so it copies none. The folder is removed when the process ends.
 
 `prepare()` must run before Chainlit is first imported; `chat.py` and `server.mount_chat` call it.
+`keep_page_offline()` (called by `chat.py`) drops the links to other hosts that Chainlit writes into its
+page whatever the config says (KaTeX's stylesheet, Google Fonts' preconnects): McDewey runs offline.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import shutil
 import tempfile
 from importlib.util import find_spec
@@ -26,6 +29,8 @@ from typing import Any
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LINKED = (".chainlit/config.toml", "chainlit.md", "public")  # what Chainlit reads from the project
 LANGUAGE = "en-US"
+# A <link> (stylesheet, preconnect) to another host; Chainlit 2.12's page has three, one spread over lines.
+REMOTE_LINK = re.compile(r"""<link\b[^>]*\bhref=["']?(?:https?:)?//[^>]*>\s*""", re.IGNORECASE)
 # McDewey's words for Chainlit's defaults (merged into Chainlit's en-US.json, key by key).
 WORDS: dict[str, Any] = {
     "auth": {"login": {
@@ -90,3 +95,24 @@ def prepare() -> Path:
     build(root)
     os.environ["CHAINLIT_APP_ROOT"] = str(root)
     return root
+
+
+def offline_page(html: str) -> str:
+    """Chainlit's page without links to other hosts (the KaTeX stylesheet is unused: `latex = false`;
+    the fonts come from public/theme.json)."""
+    return REMOTE_LINK.sub("", html)
+
+
+def keep_page_offline() -> None:
+    """Serve Chainlit's page through `offline_page` (its route looks the template function up per request)."""
+    import chainlit.server as server
+
+    template = server.get_html_template
+    if getattr(template, "mcdewey_offline", False):
+        return
+
+    def offline_template(root_path: str) -> str:
+        return offline_page(template(root_path))
+
+    offline_template.mcdewey_offline = True  # type: ignore[attr-defined]
+    server.get_html_template = offline_template
