@@ -186,9 +186,10 @@ class LibraryService:
             raise BadRequest(f"top_k must be between 1 and {self.settings.max_top_k}, not {k}")
         if mode not in MODES:
             raise BadRequest(f"mode must be one of {', '.join(MODES)}")
-        filters = self.validate_filters(product, version, doc)
         try:
-            return self.retriever.search(query, k, filters, mode=mode)
+            with self.index.reading():  # one published generation throughout, the latest one
+                filters = self.validate_filters(product, version, doc)
+                return self.retriever.search(query, k, filters, mode=mode)
         except StoreUnavailable as exc:
             raise Unavailable(str(exc)) from exc
 
@@ -241,13 +242,22 @@ class LibraryService:
 
     # --- health ------------------------------------------------------------------------------
     def health(self) -> dict[str, object]:
-        status: dict[str, object] = {"chunks": self.index.catalog.count(), "library": str(self.library_root)}
+        """The index this server answers from now, read the way a search reads it: its generation, its
+        chunks, whether the keyword index and Chroma agree with its catalog (`current`). Status `ok`
+        only when all of it holds; `unavailable` when Chroma cannot be read, `stale` when a part lags."""
+        status: dict[str, object] = {"library": str(self.library_root)}
         try:
-            self.index.store.heartbeat()
-            status["chroma"] = "ok"
+            with self.index.reading():
+                self.index.store.heartbeat()
+                state = self.index.state()
         except StoreUnavailable as exc:
-            status["chroma"] = str(exc)
-            status["status"] = "unavailable"
+            status.update(chunks=self.index.catalog.count(), chroma=str(exc), status="unavailable")
             return status
-        status["status"] = "ok"
+        status.update(generation=state.generation, chunks=state.chunks, vectors=state.vectors, chroma="ok",
+                      current=state.current, status="ok" if state.current else "stale")
+        if state.keyword_chunks != state.chunks:
+            status["reason"] = f"the keyword index holds {state.keyword_chunks} chunks, the catalog {state.chunks}"
+        elif state.missing:
+            status["reason"] = (f"Chroma has no vector for chunk {state.missing[0]!r}: run `mcdewey ingest` "
+                                "to repair the index")
         return status

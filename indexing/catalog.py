@@ -2,16 +2,21 @@
 
 It is the source of truth that Chroma and the keyword index are kept in line with: a file counts as
 indexed only once its row is committed here, after its vectors are in Chroma, so a crash at any point
-leaves work that the next ingest redoes, and `reconcile` removes vectors no file owns.
+leaves work that the next ingest redoes, and `reconcile` removes vectors no file owns. A write that
+finds the disk full raises OSError(ENOSPC) naming the catalog's file, like any other file write, so
+`mcdewey ingest` reports it with the path instead of a traceback; the transaction is rolled back.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,7 +113,7 @@ class Catalog:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self._conn() as conn:
+        with self._writing() as conn:
             conn.executescript(SCHEMA)
             columns = {row[1] for row in conn.execute("PRAGMA table_info(chunks)")}
             if "terms" not in columns:  # catalogs written before keyword terms were kept
@@ -126,6 +131,60 @@ class Catalog:
             self._local.conn = conn
         return conn
 
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One transaction (or a part of the open `transaction()`); SQLite's "database or disk is full"
+        becomes OSError(ENOSPC, path)."""
+        try:
+            conn = self._conn()
+            if getattr(self._local, "held", False):
+                yield conn
+                return
+            with conn:
+                yield conn
+        except sqlite3.OperationalError as exc:
+            self._raise_if_full(exc)
+            raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """This thread's writes until the end commit together (readers see all of them or none: an
+        ingest's publish); an exception rolls them all back."""
+        conn = self._conn()
+        self._local.held = True
+        try:
+            conn.execute("BEGIN")
+            yield
+            conn.commit()
+        except sqlite3.OperationalError as exc:  # the commit found the disk full (writes say so themselves)
+            conn.rollback()
+            self._raise_if_full(exc)
+            raise
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            self._local.held = False
+
+    def _raise_if_full(self, exc: sqlite3.OperationalError) -> None:
+        """SQLite's "database or disk is full" raised again as OSError(ENOSPC) naming the catalog."""
+        if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path)) from exc
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """This thread's reads see one committed state throughout (a WAL read transaction), so one
+        request never mixes two publishes. Re-entrant."""
+        conn = self._conn()
+        if conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            conn.commit()
+
     # --- files -------------------------------------------------------------------------------
     def files(self) -> dict[str, FileRecord]:
         rows = self._conn().execute(f"SELECT {FILE_COLUMNS} FROM files").fetchall()
@@ -139,8 +198,7 @@ class Catalog:
         self, record: FileRecord, chunks: list[Chunk], overlaps: list[int], terms: list[str] | None = None
     ) -> None:
         """Swap a file's chunks in one transaction (the commit point of ingesting that file)."""
-        conn = self._conn()
-        with conn:
+        with self._writing() as conn:
             conn.execute("DELETE FROM chunks WHERE source = ?", (record.source,))
             conn.execute(
                 "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -157,11 +215,11 @@ class Catalog:
 
     def touch_file(self, source: str, mtime_ns: int) -> None:
         """Remember a new mtime for a file whose content did not change."""
-        with self._conn() as conn:
+        with self._writing() as conn:
             conn.execute("UPDATE files SET mtime_ns = ? WHERE source = ?", (mtime_ns, source))
 
     def remove_files(self, sources: Iterable[str]) -> None:
-        with self._conn() as conn:
+        with self._writing() as conn:
             conn.executemany("DELETE FROM files WHERE source = ?", [(s,) for s in sources])
 
     # --- chunks ------------------------------------------------------------------------------
@@ -170,6 +228,21 @@ class Catalog:
             return [r[0] for r in self._conn().execute("SELECT chunk_id FROM chunks")]
         return [r[0] for r in self._conn().execute(
             "SELECT chunk_id FROM chunks WHERE source = ? ORDER BY ordinal", (source,))]
+
+    def known(self, chunk_ids: list[str]) -> set[str]:
+        """Those of `chunk_ids` the catalog holds."""
+        out: set[str] = set()
+        for i in range(0, len(chunk_ids), 500):
+            part = chunk_ids[i : i + 500]
+            out.update(r[0] for r in self._conn().execute(
+                f"SELECT chunk_id FROM chunks WHERE chunk_id IN ({','.join('?' * len(part))})", part))
+        return out
+
+    def ends(self) -> list[str]:
+        """The first and the last chunk written (a cheap sample of the index for a health check)."""
+        return [r[0] for r in self._conn().execute(
+            "SELECT chunk_id FROM chunks WHERE rowid IN ((SELECT MIN(rowid) FROM chunks), "
+            "(SELECT MAX(rowid) FROM chunks))")]
 
     def get(self, chunk_ids: list[str]) -> dict[str, Chunk]:
         if not chunk_ids:
@@ -229,7 +302,7 @@ class Catalog:
 
     def set_terms(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Store keyword terms for chunks written before they were kept (chunk_id, terms)."""
-        with self._conn() as conn:
+        with self._writing() as conn:
             conn.executemany("UPDATE chunks SET terms = ? WHERE chunk_id = ?", [(t, cid) for cid, t in pairs])
 
     def count(self) -> int:
@@ -241,5 +314,5 @@ class Catalog:
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
-        with self._conn() as conn:
+        with self._writing() as conn:
             conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))

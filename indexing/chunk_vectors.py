@@ -9,13 +9,19 @@ a pipeline change that touches a few headings, costs the chunks it changed and n
 
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
 
 import numpy as np
 
 from indexing.chunk import Chunk
 from indexing.embedding_model import DIMENSIONS
 from indexing.index import Index
+
+EMBED_SLICE = 256
+"""Texts encoded per call, so that progress moves inside a big file (R's reference manual is 7,712
+chunks, minutes of encoding). 768 chunks of that manual encoded in one call or in slices of 256 or 128
+ran at the same rate within the noise of a shared machine (40–75 chunks/s either way): the encoder
+sorts by length only within a call, and most chunks are near the 256-token limit anyway."""
 
 
 def embed_text(chunk: Chunk) -> str:
@@ -33,12 +39,14 @@ def indexed_vectors(index: Index, source: str) -> dict[str, np.ndarray]:
 
 
 def chunk_vectors(
-    index: Index, files: Sequence[tuple[str, list[str]]], reusable: Container[str]
+    index: Index, files: Sequence[tuple[str, list[str]]], reusable: Container[str],
+    on_vectors: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Vectors for every embed text of a batch of files (source, embed texts), in order.
 
     A file whose source is in `reusable` keeps the indexed vector of each text it embedded before;
-    the other texts are embedded. Returns the vectors and how many texts were embedded."""
+    the other texts are embedded, `EMBED_SLICE` at a time. Returns the vectors and how many texts were
+    embedded; `on_vectors(done, embedded)` hears of the reused ones, then of each slice embedded."""
     texts = [t for _, file_texts in files for t in file_texts]
     vectors = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
     todo: list[int] = []
@@ -51,6 +59,11 @@ def chunk_vectors(
             else:
                 todo.append(i)
         offset += len(file_texts)
-    if todo:
-        vectors[todo] = index.embedder.encode([texts[i] for i in todo])
+    report = on_vectors or (lambda done, embedded: None)
+    if len(texts) > len(todo):
+        report(len(texts) - len(todo), 0)
+    for start in range(0, len(todo), EMBED_SLICE):
+        rows = todo[start : start + EMBED_SLICE]
+        vectors[rows] = index.embedder.encode([texts[i] for i in rows])
+        report(len(rows), len(rows))
     return vectors, len(todo)

@@ -106,6 +106,15 @@ class Embedder:
             log.warning("ONNX encoder unavailable (%s: %s); using PyTorch (same vectors)", type(exc).__name__, exc)
             return None
 
+    @property
+    def prepared(self) -> bool:
+        """False when the first use must export the model to ONNX for this machine (once, ~20 s)."""
+        if not self._on_onnx or "onnx" in self.__dict__:
+            return True
+        from indexing.onnx_export import is_exported
+
+        return is_exported(self.backend, self.model_cache) and is_exported("onnx", self.model_cache)
+
     def load(self) -> None:
         """Load (and for ONNX, export on first use) the model now rather than on the first encode."""
         with self._lock:

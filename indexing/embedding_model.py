@@ -23,6 +23,9 @@ MAX_SEQ_TOKENS = 256
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Loading the weights draws its own "Loading weights 103/103" bar (twice on a first run: the ONNX
+# export and its check); McDewey's commands show their own progress.
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def model_dir() -> Path:

@@ -1,25 +1,89 @@
 """An opened index: the catalog, the Chroma collection, the keyword index and the embedder.
 
-Readers (the server) keep what they derive from the index (the keyword index, the products and
-versions, the documents) through `derived`, which rebuilds a value only when an ingest has published
-a new generation: one cheap catalog read per call, never a reload per query.
+Readers see published generations only. An ingest publishes a batch of files at once
+(`indexing.publish`): their vectors go into Chroma, then their catalog rows, the id of the new
+generation and the keyword index built for exactly those rows become visible in one SQLite commit. A
+reader takes one generation per request (`reading`): its catalog reads share one SQLite read
+transaction, its keyword index is the one of that generation, and the retriever drops Chroma hits the
+generation's catalog does not hold (vectors of a batch being published, or left by a killed ingest).
+
+Embedded Chroma needs one thing more: a client does not see what another process writes after it
+opened (chromadb 1.5.9; `store._private_path` has what was measured). So an ingest writes Chroma
+only while it holds the store lock exclusively, and changes the store stamp first (`writing`); a
+reader holds the lock shared while it reads, and opens a fresh client when the stamp differs from the
+one its client was opened under. With a Chroma server every client sees the same state, and neither is
+needed (replicas on several machines share nothing but the server and the data directory).
+
+Readers keep what they derive from the index (keyword index, products and versions, documents) through
+`derived`, rebuilt only when a new generation is published: one cheap catalog read per call.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
-from collections.abc import Callable
-from functools import cached_property
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from indexing.catalog import Catalog
 from indexing.embedder import Embedder
 from indexing.keyword import KeywordIndex
-from indexing.store import VectorStore
+from indexing.store import StoreUnavailable, VectorStore
 
 GENERATION_KEY = "generation"
+STORE_LOCK = "store.lock"
+STORE_GATE = "store.gate"  # taken first by both sides, so a steady stream of readers cannot starve a writer
+STORE_STAMP = "store.stamp"
+# How long a search waits for an ingest's write to embedded Chroma before it answers 503. A write is
+# one publish's vectors: a publish of 279 chunks held the lock 0.15-0.3 s here, one of 2,790 chunks
+# 2.1 s (Chroma's upsert, ~1,300 chunks/s on the shared 2 cores).
+READ_WAIT_S = 60.0
+WRITE_WAIT_S = 600.0  # an ingest waits for the searches under way; a search is never this long
+POLL_S = 0.005
 T = TypeVar("T")
+
+
+@contextmanager
+def _flock(path: Path, exclusive: bool, wait_s: float) -> Iterator[None]:
+    """`flock` on `path`, polled so that it gives up after `wait_s`; released when the block ends (and
+    by the kernel when the process dies). Each call opens its own descriptor: threads lock apart."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StoreUnavailable(
+                        f"the index at {path.parent} has been busy for over {wait_s:.0f} s "
+                        "(an ingest writing it, or searches holding it)") from None
+                time.sleep(POLL_S)
+        yield
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """What a reader serves now (for /healthz): its generation, and whether each part agrees."""
+
+    generation: str | None
+    chunks: int  # in the catalog of this generation
+    keyword_chunks: int  # in the keyword index loaded for it
+    vectors: int  # in Chroma (more while an ingest publishes, or after one was killed)
+    missing: list[str]  # sampled chunks of the catalog that Chroma has no vector for
+
+    @property
+    def current(self) -> bool:
+        return self.keyword_chunks == self.chunks and not self.missing
 
 
 class Index:
@@ -38,14 +102,99 @@ class Index:
         self.catalog = Catalog(data_dir / "catalog.sqlite3")
         self._derived: dict[str, tuple[str | None, Any]] = {}
         self._lock = threading.RLock()
+        self._local = threading.local()
+        self._store: VectorStore | None = None
+        self._stamp: str | None = None  # the store stamp the open client has seen everything up to
+        self._retired: list[VectorStore] = []
 
-    @cached_property
+    # --- Chroma ------------------------------------------------------------------------------------
+    @property
     def store(self) -> VectorStore:
-        return VectorStore(self.data_dir, self.chroma_url, self.collection_name)
+        with self._lock:
+            if self._store is None:
+                self._stamp = self._read_stamp()
+                self._store = VectorStore(self.data_dir, self.chroma_url, self.collection_name)
+            return self._store
 
     @property
+    def embedded(self) -> bool:
+        return not self.chroma_url
+
+    def _read_stamp(self) -> str | None:
+        try:
+            return (self.data_dir / STORE_STAMP).read_text()
+        except FileNotFoundError:
+            return None
+
+    def _refresh(self) -> None:
+        """Open embedded Chroma afresh when another process wrote it since this client was opened.
+
+        The old client is closed one refresh later, not now: a request outside `reading` may still
+        hold it."""
+        stamp = self._read_stamp()
+        with self._lock:
+            if self._store is None or stamp == self._stamp:
+                return
+            retired, self._retired = self._retired, [self._store]
+            self._store = VectorStore(self.data_dir, self.chroma_url, self.collection_name, private=True)
+            self._stamp = stamp
+        for store in retired:
+            store.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """One request's view: the latest published generation, held until the block ends (re-entrant).
+
+        Embedded Chroma is held shared meanwhile, and read afresh if an ingest wrote it since."""
+        if getattr(self._local, "reading", False):
+            yield
+            return
+        self._local.reading = True
+        try:
+            with ExitStack() as held:
+                if self.embedded:
+                    held.enter_context(_flock(self.data_dir / STORE_GATE, False, READ_WAIT_S))
+                    held.enter_context(_flock(self.data_dir / STORE_LOCK, False, READ_WAIT_S))
+                    self._refresh()
+                held.enter_context(self.catalog.snapshot())
+                yield
+        finally:
+            self._local.reading = False
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold embedded Chroma for writing: no reader reads it meanwhile, and every reader opens it
+        afresh after (the stamp changes before the first write, so a write cut short counts too)."""
+        if not self.embedded:
+            yield
+            return
+        with (_flock(self.data_dir / STORE_GATE, True, WRITE_WAIT_S),
+              _flock(self.data_dir / STORE_LOCK, True, WRITE_WAIT_S)):
+            self._refresh()  # a client opened before another process wrote: read afresh first
+            stamp = uuid.uuid4().hex
+            tmp = self.data_dir / f"{STORE_STAMP}.tmp"
+            tmp.write_text(stamp)
+            tmp.replace(self.data_dir / STORE_STAMP)
+            with self._lock:
+                self._stamp = stamp  # this client sees its own writes
+            yield
+
+    def close(self) -> None:
+        with self._lock:
+            stores = [s for s in (self._store, *self._retired) if s is not None]
+            self._store, self._retired = None, []
+        for store in stores:
+            store.close()
+
+    # --- generations -------------------------------------------------------------------------------
+    @property
     def keyword_dir(self) -> Path:
+        """The keyword indexes' folder (indexes written before generations had folders sit in it)."""
         return self.data_dir / "keyword"
+
+    def keyword_path(self, generation: str | None) -> Path:
+        """The keyword index published with `generation`."""
+        return self.keyword_dir / generation if generation else self.keyword_dir
 
     def derived(self, name: str, build: Callable[[Catalog], T]) -> T:
         """`build(catalog)`, kept under `name` until an ingest publishes a new generation.
@@ -60,7 +209,27 @@ class Index:
                 kept = self._derived[name] = (generation, build(self.catalog))
             return cast(T, kept[1])
 
+    def _load_keyword(self, catalog: Catalog) -> KeywordIndex:
+        """The generation's keyword index; built from its catalog if its folder is gone (a reader
+        that started on a generation superseded minutes ago) or was never written."""
+        for folder in (self.keyword_path(catalog.get_meta(GENERATION_KEY)), self.keyword_dir):
+            loaded = KeywordIndex.load(folder)
+            if loaded is not None:
+                return loaded
+        return KeywordIndex.build(catalog.iter_chunks_with_terms())
+
     @property
     def keyword(self) -> KeywordIndex:
         """The keyword index of the latest published generation."""
-        return self.derived("keyword", lambda _: KeywordIndex.load(self.keyword_dir) or KeywordIndex.build([]))
+        return self.derived("keyword", self._load_keyword)
+
+    def state(self) -> IndexState:
+        """What this reader serves now; call it inside `reading`. Reads a vector of the first and the
+        last chunk through the same client searches use, so a client that went stale shows here."""
+        sample = self.catalog.ends()
+        present = self.store.vectors(sample)
+        return IndexState(
+            generation=self.catalog.get_meta(GENERATION_KEY), chunks=self.catalog.count(),
+            keyword_chunks=len(self.keyword.ids), vectors=self.store.count(),
+            missing=[c for c in sample if c not in present],
+        )

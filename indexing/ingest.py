@@ -3,11 +3,11 @@
 Incremental: a file is re-read only when its content changed; chunks of deleted files are
 removed. Within a re-read file only the chunks whose embedded text changed are embedded again: the
 others keep the vector already in Chroma, so an edited page, or a new pipeline version that changes a
-few headings, costs the chunks it changed and not the whole library. Each file is committed to the
-catalog only after its vectors are in Chroma, and every run ends by reconciling Chroma with the
-catalog, so a run killed at any point is repaired by the next.
-The keyword index is rebuilt from the catalog at the end of a run; a run that changed the catalog
-but died before publishing it leaves a mark (`keyword_stale`) that makes the next run rebuild it.
+few headings, costs the chunks it changed and not the whole library. Files are published a batch
+at a time (`indexing.publish`): their vectors, catalog rows and the keyword index built for them
+become visible to readers together, so a search during a run sees whole files and a run killed at
+any point leaves the last published generation whole; every run ends by reconciling Chroma with the
+catalog, so the next run repairs what a killed one left.
 
 Bad files never stop a run: each is reported with its path and a reason, as `failed` (nothing of it
 is in the index, or only its previously indexed version) or as a warning (it is in the index;
@@ -24,24 +24,22 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from indexing.catalog import FileRecord
-from indexing.chunk import Chunk
 from indexing.chunk_vectors import chunk_vectors
 from indexing.chunker import Chunker
 from indexing.document import LoaderError
 from indexing.index import GENERATION_KEY, Index
+from indexing.ingest_progress import PREPARING_MODEL, EmbedTracker, IngestProgress, Progress, no_progress
 from indexing.ingest_report import IngestReport, Problem, file_problems
-from indexing.keyword import KeywordIndex, keyword_text
 from indexing.library import SourceFile, file_digest, scan_library
 from indexing.locks import LockHeld, file_lock
 from indexing.prepared_file import PreparedFile, prepare_file
-from indexing.tokens import tokenize
+from indexing.publish import KEYWORD_STALE_KEY, Publisher
 
 # Bump when loading, chunking or the embedded text changes: every file is then read again once (only
 # chunks whose embedded text changed are embedded again). 2: headings of admonitions (HTML "Note",
@@ -56,9 +54,6 @@ DEFAULT_MAX_FILE_CHUNKS = 10_000
 (R's 2,415-page reference manual, 4.3 MB of text) makes 7,712 chunks; 10,000 leaves it whole while
 bounding a pathological file (a 10 MB single line would make ~25,000) to about the cost of that manual.
 Chunking stops at the cap, so the rest of such a file is not even tokenized."""
-KEYWORD_STALE_KEY = "keyword_stale"
-
-Progress = Callable[[str, int, int], None]
 
 
 class IngestBusy(RuntimeError):
@@ -84,39 +79,33 @@ class Ingester:
             raise ValueError(f"max_file_chunks must be at least 1, not {max_file_chunks}")
         self.index = index
         self.chunker = chunker or Chunker(index.embedder.count_tokens)
-        self.progress = progress or (lambda stage, done, total: None)
+        self.progress = progress or no_progress
+        self._on_vectors: Callable[[int, int], None] | None = None  # the pass's tracker (`_process`)
         self.max_file_chunks = max_file_chunks
         # Whether vectors in the index may stand for unchanged chunks (not after `--force`, not when
         # the embedding model changed); set by `run`.
         self._reuse = True
+        self._publisher: Publisher | None = None  # the run's (`run`)
+        self._dirty: set[str] = set()  # files a killed run was publishing: read again, no vector reused
 
     def prepare(self, sf: SourceFile, digest: str, size: int, mtime_ns: int) -> PreparedFile:
         """Parse and chunk one file (runs in a worker thread while the main thread embeds)."""
         return prepare_file(sf, digest, size, mtime_ns, self.chunker, self.max_file_chunks)
 
-    def _build_keyword_index(self) -> None:
-        """Rebuild BM25 from the catalog's stored terms; chunks stored without them (catalogs written
-        before terms were kept) are tokenized once and their terms stored for the next rebuild."""
-        catalog = self.index.catalog
-        filled: list[tuple[str, str]] = []
-
-        def with_terms() -> Iterator[tuple[Chunk, str]]:
-            for chunk, terms in catalog.iter_chunks_with_terms():
-                if terms is None:
-                    terms = " ".join(tokenize(keyword_text(chunk)))
-                    filled.append((chunk.chunk_id, terms))
-                yield chunk, terms
-
-        KeywordIndex.build(with_terms()).save(self.index.keyword_dir)
-        if filled:
-            catalog.set_terms(filled)
+    @property
+    def publisher(self) -> Publisher:
+        if self._publisher is None:
+            raise RuntimeError("files are staged for publishing only inside Ingester.run")
+        return self._publisher
 
     def run(self, library: Path, force: bool = False) -> IngestReport:
         started = time.perf_counter()
         report = IngestReport()
-        with ingest_lock(self.index.data_dir):
+        with ingest_lock(self.index.data_dir), Publisher(self.index) as self._publisher:
             catalog = self.index.catalog
-            self.index.store.heartbeat()  # an unreachable Chroma fails the run now, not after parsing
+            with self.index.reading():  # (a client opened before another process's ingest is read afresh)
+                self.index.store.heartbeat()  # an unreachable Chroma fails the run now, not after parsing
+            self._dirty = self.publisher.interrupted
             pipeline = f"{PIPELINE_VERSION}/{self.index.embedder.name}"
             known = catalog.files()
             self._reuse = not force
@@ -131,18 +120,16 @@ class Ingester:
             report.failed = [Problem(s.source, s.reason) for s in scan.failed]
             todo = self._changed(scan.files, known, force, report)
             gone = sorted(set(known) - {f.source for f in scan.files})
-            if todo or gone:
-                catalog.set_meta(KEYWORD_STALE_KEY, "1")
             self._remove(gone, report)
             self._process(todo, known, report)
             report.repaired = self._reconcile(scan.files, report)
-            stale = catalog.get_meta(KEYWORD_STALE_KEY) == "1"
-            if report.changed or stale or not self.index.keyword_dir.exists() or force:
-                self.progress("keyword index", 0, 1)
-                self._build_keyword_index()
-                catalog.set_meta(GENERATION_KEY, uuid.uuid4().hex)
-                catalog.set_meta(KEYWORD_STALE_KEY, "0")
-                self.progress("keyword index", 1, 1)
+            # The last batch, and a keyword index that a killed run or an older McDewey left unpublished.
+            rebuild = force or catalog.get_meta(KEYWORD_STALE_KEY) == "1" or not self.index.keyword_path(
+                catalog.get_meta(GENERATION_KEY)).is_dir()
+            if self.publisher.pending or rebuild:
+                self._stage("keyword index", 0, 1)
+                self.publisher.publish(rebuild)
+                self._stage("keyword index", 1, 1)
             catalog.set_meta("pipeline", pipeline)
             report.chunks_total = catalog.count()
         report.warnings = list({(w.source, w.reason): w for w in report.warnings}.values())
@@ -153,10 +140,10 @@ class Ingester:
                  report: IngestReport) -> list[tuple[SourceFile, str, int, int]]:
         todo: list[tuple[SourceFile, str, int, int]] = []
         for n, sf in enumerate(files):
-            self.progress("scanning", n, len(files))
+            self._stage("scanning", n, len(files))
             try:
                 stat = sf.path.stat()
-                old = known.get(sf.source)
+                old = None if sf.source in self._dirty else known.get(sf.source)
                 if not force and old and old.size == stat.st_size and old.mtime_ns == stat.st_mtime_ns:
                     report.unchanged += 1
                     report.warnings.extend(file_problems(sf.source, old.warnings, old.chunks))
@@ -171,6 +158,7 @@ class Ingester:
                 report.warnings.extend(file_problems(sf.source, old.warnings, old.chunks))
                 continue
             todo.append((sf, digest, stat.st_size, stat.st_mtime_ns))
+        self._stage("scanning", len(files), len(files))
         return todo
 
     @staticmethod
@@ -180,8 +168,7 @@ class Ingester:
 
     def _remove(self, sources: list[str], report: IngestReport) -> None:
         for source in sources:
-            self.index.store.delete(self.index.catalog.chunk_ids(source))
-            self.index.catalog.remove_files([source])
+            self.publisher.remove(source)
             report.removed.append(source)
 
     def _prepared(self, todo: list[tuple[SourceFile, str, int, int]], known: dict[str, FileRecord],
@@ -217,51 +204,66 @@ class Ingester:
                  report: IngestReport) -> None:
         batch: list[PreparedFile] = []
         size = 0
-        total = sum(1 for _ in todo)
-        done = 0
-        for prepared in self._prepared(todo, known, report):
+        tracker = EmbedTracker(self.progress, [(sf.source, nbytes) for sf, _, nbytes, _ in todo])
+        self._on_vectors = tracker.vectors
+        for n, prepared in enumerate(self._prepared(todo, known, report)):
+            if n == 0:
+                self._ready_model()  # while the parse thread reads the next files
+            tracker.read(prepared.file.source, len(prepared.chunks))
             batch.append(prepared)
             size += len(prepared.chunks)
             if size >= EMBED_BATCH_CHUNKS:
-                done += len(batch)
                 self._commit(batch, known, report)
-                self.progress("embedding", done, total)
                 batch, size = [], 0
         if batch:
-            done += len(batch)
             self._commit(batch, known, report)
-        self.progress("embedding", total, total)
+        tracker.finish()
+
+    def _stage(self, stage: str, done: int, total: int) -> None:
+        self.progress(IngestProgress(stage, done, total))
+
+    def _ready_model(self) -> None:
+        """Export the embedding model on its first use on this machine, and say so (~20 s, once)."""
+        if not self.index.embedder.prepared:
+            self._stage(PREPARING_MODEL, 0, 1)
+            self.index.embedder.load()
+            self._stage(PREPARING_MODEL, 1, 1)
 
     def _commit(self, batch: list[PreparedFile], known: dict[str, FileRecord], report: IngestReport) -> None:
+        """Stage a batch of files for publishing; first publish the batches before it, when due (so the
+        run's last batch is published at its end, with whatever the check of the index repairs)."""
+        if self.publisher.due():
+            self.publisher.publish()
         files = [(p.file.source, p.embed_texts) for p in batch]
-        vectors, embedded = chunk_vectors(self.index, files, known if self._reuse else ())
+        reusable = {s for s in known if s not in self._dirty} if self._reuse else set()
+        vectors, embedded = chunk_vectors(self.index, files, reusable, self._on_vectors)
         report.chunks_embedded += embedded
         offset = 0
         for p in batch:
             n = len(p.chunks)
-            stale = self.index.catalog.chunk_ids(p.file.source)
-            self.index.store.delete(stale)
-            self.index.store.add(p.chunks, vectors[offset : offset + n])
-            offset += n
             sf = p.file
             record = FileRecord(
                 sf.source, sf.product, sf.version, sf.doc, sf.stem, sf.vendor,
                 p.chunks[0].doc_title if p.chunks else (sf.doc_title or p.file_title or sf.doc),
                 p.file_title, p.digest, p.size, p.mtime_ns, p.pages, n, p.warnings,
             )
-            self.index.catalog.replace_file(record, p.chunks, p.overlaps, p.terms)
+            self.publisher.put(record, p.chunks, vectors[offset : offset + n], p.overlaps, p.terms)
+            offset += n
             (report.updated if sf.source in known else report.added).append(sf.source)
             report.chunks_added += n
             report.warnings.extend(file_problems(sf.source, p.warnings, n))
 
     def _reconcile(self, files: list[SourceFile], report: IngestReport) -> int:
-        """Make Chroma hold exactly the catalog's chunks; re-embed files whose vectors went missing."""
-        self.progress("checking index", 0, 1)
+        """Make Chroma hold exactly the catalog's chunks; re-embed files whose vectors went missing.
+        (What is staged counts as written: the catalog seen here already holds it, Chroma not yet.)"""
+        self._stage("checking index", 0, 1)
         in_store = self.index.store.all_ids()
         in_catalog = set(self.index.catalog.chunk_ids())
-        orphans = in_store - in_catalog
-        self.index.store.delete(sorted(orphans))
-        missing = in_catalog - in_store
+        orphans = in_store - in_catalog - self.publisher.unowned()
+        if orphans:
+            with self.index.writing():
+                self.index.store.delete(sorted(orphans))
+        missing = in_catalog - in_store - self.publisher.staged()
         repaired = len(orphans)
         if missing:
             sources = {self.index.catalog.get([cid])[cid].source for cid in missing}
@@ -276,5 +278,5 @@ class Ingester:
             self._process(redo, {s: r for s, r in self.index.catalog.files().items()}, report)
             repaired += len(redo)
             report.updated = [s for s in report.updated if s not in sources]
-        self.progress("checking index", 1, 1)
+        self._stage("checking index", 1, 1)
         return repaired

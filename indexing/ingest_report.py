@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 # Warnings saying that part of a file's text is not in the index (the others only qualify it).
 LOSSY_WARNINGS = ("partially indexed", "no text could be read from page")
+NO_TEXT = "no text found"
 
 
 @dataclass
@@ -27,9 +28,10 @@ class Problem:
 
 
 def file_problems(source: str, warnings: list[str], chunks: int) -> list[Problem]:
-    """The warnings of an indexed file as problems; a file that yielded no chunk says so."""
+    """The warnings of an indexed file as problems; a file that yielded no chunk says so, with its
+    loader's reason or, when the loader gave none (markup or blank lines only), `NO_TEXT`."""
     if not chunks:
-        return [Problem(source, f"{w}; nothing indexed") for w in warnings]
+        return [Problem(source, f"{w}; nothing indexed") for w in warnings or [NO_TEXT]]
     return [Problem(source, w, partial=w.startswith(LOSSY_WARNINGS)) for w in warnings]
 
 

@@ -11,6 +11,7 @@ at the root or in any product, version or doc folder (the closest one wins), e.g
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import os
 import re
@@ -25,6 +26,7 @@ from indexing.loaders import is_supported
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 METADATA_FILE = "mcdewey.toml"
+METADATA_MISPLACED = f"{METADATA_FILE} is read only in the library, product, version and doc folders"
 # Build folders whose text duplicates the manual itself.
 GENERATED_DIRS = {"_sources": "Sphinx copy of the sources of the HTML pages beside it"}
 MANIFEST_FILE = "MANIFEST.tsv"
@@ -130,21 +132,54 @@ def _bad_name(rel: str) -> str | None:
     return None
 
 
-def _not_a_file(path: Path, resolved_root: Path) -> str | None:
-    """Why `path` cannot be read as a document: a link out of the library, a FIFO, a broken link."""
-    if path.is_symlink():
-        try:
-            target = path.resolve()
-        except (OSError, RuntimeError):  # a symlink loop
-            return "cannot read: symlink loop"
-        if not target.is_relative_to(resolved_root):
-            return "symlink pointing outside the library"
+def _link_problem(path: Path, resolved_root: Path) -> str | None:
+    """Why a symlink cannot be read as a document: a loop, a broken link, a link out of the library."""
+    if not path.is_symlink():
+        return None
+    try:
+        target = path.resolve(strict=True)
+    except RuntimeError:  # Python 3.11 turns ELOOP into RuntimeError("Symlink loop ...")
+        return "symlink loop"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symlink loop"
+        return f"cannot read: {exc.strerror or exc} (broken symlink)"
+    if not target.is_relative_to(resolved_root):
+        return "symlink pointing outside the library"
+    return None
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why `path` cannot be read as a document: gone since the walk, or a FIFO, socket or device."""
     try:
         mode = path.stat().st_mode
     except OSError as exc:
-        return f"cannot read: {exc.strerror or exc}" + (" (broken symlink)" if path.is_symlink() else "")
+        return f"cannot read: {exc.strerror or exc}"
     if not stat.S_ISREG(mode):  # reading a FIFO would block the whole run
         return "not a regular file (FIFO, socket or device)"
+    return None
+
+
+def _folder_not_entered(folder: Path, resolved_root: Path) -> str | None:
+    """Why the walk does not enter `folder` (None: it does). Symlinked folders are never followed: a
+    link to a folder that holds it would walk forever, and one elsewhere in the library would index
+    its files twice."""
+    if folder.is_symlink():
+        try:
+            target = folder.resolve(strict=True)
+        except (OSError, RuntimeError):  # a loop of links reaches os.walk as a file, but be safe
+            return "symlink loop"
+        shown = printable(target.relative_to(resolved_root).as_posix() if target.is_relative_to(resolved_root)
+                          else str(target))
+        if folder.parent.resolve().is_relative_to(target):
+            return f"symlink loop: points to {shown}/, a folder that holds the link; not followed"
+        if not target.is_relative_to(resolved_root):
+            return f"symlink to a folder outside the library ({shown}); not followed"
+        return f"symlink to the library's folder {shown}/; not followed (its files are indexed there)"
+    if folder.name in GENERATED_DIRS:
+        return GENERATED_DIRS[folder.name]
+    if folder.name.startswith("."):
+        return "hidden folder (its name starts with '.')"
     return None
 
 
@@ -155,15 +190,37 @@ def printable(rel: str) -> str:
 
 
 def _walk(root: Path, scan: LibraryScan) -> Iterator[Path]:
-    """Files under root, sorted (nothing is read here)."""
-    for dirpath, dirnames, filenames in os.walk(root, onerror=None):
+    """Files under root, sorted (nothing is read here). Folders not entered and hidden files go to
+    `scan.skipped`, folders that cannot be listed to `scan.failed`: nothing is left out unsaid."""
+    resolved_root = root.resolve()
+
+    def shown(path: Path) -> str:
+        return printable(path.relative_to(root).as_posix())
+
+    def unreadable(exc: OSError) -> None:
+        folder = Path(exc.filename) if exc.filename else root
+        scan.failed.append(Skipped(shown(folder) + "/", f"cannot read folder: {exc.strerror or exc}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
         here = Path(dirpath)
-        for name in [d for d in dirnames if d in GENERATED_DIRS]:
-            scan.skipped.append(Skipped((here / name).relative_to(root).as_posix() + "/", GENERATED_DIRS[name]))
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in GENERATED_DIRS)
+        entered = []
+        for name in sorted(dirnames):
+            reason = _folder_not_entered(here / name, resolved_root)
+            if reason:
+                scan.skipped.append(Skipped(shown(here / name) + "/", reason))
+            else:
+                entered.append(name)
+        dirnames[:] = entered
         for name in sorted(filenames):
-            if not name.startswith("."):
+            if name.startswith("."):  # editor, OS and VCS files (.DS_Store, ._guide.pdf, .#notes.md)
+                scan.skipped.append(Skipped(shown(here / name), "hidden file (its name starts with '.')"))
+            else:
                 yield here / name
+
+
+def _is_metadata(parts: tuple[str, ...]) -> bool:
+    """MANIFEST.tsv at the root and mcdewey.toml down to the doc folders are read, not indexed."""
+    return (parts[-1] == MANIFEST_FILE and len(parts) == 1) or (parts[-1] == METADATA_FILE and len(parts) <= 4)
 
 
 def scan_library(root: Path) -> LibraryScan:
@@ -178,15 +235,20 @@ def scan_library(root: Path) -> LibraryScan:
     for path in _walk(root, scan):
         rel = PurePosixPath(path.relative_to(root).as_posix())
         parts = rel.parts
-        if path.name in (METADATA_FILE, MANIFEST_FILE):
+        if _is_metadata(parts):
             continue
+        link = _link_problem(path, resolved_root)
         if len(parts) < 4:
-            scan.skipped.append(Skipped(printable(str(rel)), "not under <product>/<version>/<doc>/"))
+            scan.skipped.append(Skipped(printable(str(rel)), link or "not under <product>/<version>/<doc>/"))
+            continue
+        if path.name == METADATA_FILE:
+            scan.skipped.append(Skipped(printable(str(rel)), METADATA_MISPLACED))
             continue
         if not is_supported(path):
-            scan.skipped.append(Skipped(printable(str(rel)), f"unsupported file type '{path.suffix or path.name}'"))
+            unsupported = f"unsupported file type '{path.suffix or path.name}'"
+            scan.skipped.append(Skipped(printable(str(rel)), link or unsupported))
             continue
-        reason = _bad_name(str(rel)) or _not_a_file(path, resolved_root)
+        reason = _bad_name(str(rel)) or link or _not_a_file(path)
         if reason:
             scan.failed.append(Skipped(printable(str(rel)), reason))
             continue

@@ -23,6 +23,8 @@ import logging
 import os
 import sys
 import tempfile
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -150,23 +152,49 @@ def onnx_model_path(backend: str, model_cache: Path | None = None) -> Path:
     return path
 
 
+def is_exported(backend: str, model_cache: Path | None = None) -> bool:
+    """Whether `backend`'s graph is already in the cache (else the first use exports it: ~20 s)."""
+    return _cached_file(backend, model_cache).is_file()
+
+
+def _cached_file(backend: str, model_cache: Path | None) -> Path:
+    home = cache_dir(model_cache) / f"{MODEL_NAME}-{_weights_key(model_dir())}"
+    return home / {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx"}[backend]
+
+
+@contextlib.contextmanager
+def _warnings_to_debug_log() -> Iterator[None]:
+    """The exporter's warnings go to the debug log, not the user's terminal. Both it gives for this
+    model are about the trace and do not apply: transformers' `TracerWarning` is a shape test in its
+    masking code that is the same for every input of an encoder (the mask is as long as the text),
+    and torch's note that advanced indexing is wrong for negative indices concerns indices that are
+    aranges here. `_check_export` compares the graph with torch before it is used."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        log.debug("ONNX export: %s: %s", w.category.__name__, w.message)
+
+
 def _onnx_model_path(backend: str, model_cache: Path | None) -> Path:
     folder = model_dir()
-    home = cache_dir(model_cache) / f"{MODEL_NAME}-{_weights_key(folder)}"
-    name = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx"}[backend]
-    path = home / name
+    path = _cached_file(backend, model_cache)
+    home, name = path.parent, path.name
     if path.is_file():
         return path
-    with file_lock(home.with_name(home.name + ".lock")):
+    # int8 is made from the fp32 graph, exported first: under the lock below, whose second `flock` in
+    # this process would wait for the first forever.
+    source = onnx_model_path("onnx", model_cache) if backend == "onnx-int8" else None
+    with file_lock(home.with_name(home.name + ".lock")), _warnings_to_debug_log():
         if path.is_file():
             return path
         home.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=home, prefix=".export-") as tmp:
             work = Path(tmp) / name
-            if backend == "onnx":
+            if source is None:
                 _export_fp32(folder, work)
             else:
-                _quantize_int8(onnx_model_path("onnx", model_cache), work)
+                _quantize_int8(source, work)
             _check_export(work, backend)
             os.replace(work, path)
     return path

@@ -53,6 +53,11 @@ DENSE_BEST_RANK = 3
 # agreement of the two searches), heading/title overlap, document support, a small learned ranker.
 DENSE_HELD = 3
 HEAD = 5
+# Hits the catalog does not hold (an ingest publishing, or killed) are dropped; when that leaves too few,
+# Chroma is asked again this many times deeper (60, 240, 960, 3,840 hits). In tests/test_replicas.py a
+# 279-chunk manual being published filled all of the first 60 hits for its own word, leaving 2 of 5.
+DENSE_DEEPER = 4
+DENSE_DEEPEST = 4000
 
 
 def _promote(order: list[str], fused: dict[str, float], cid: str, rank: int) -> list[str]:
@@ -158,6 +163,19 @@ class Retriever:
         """product → versions present in the index (re-read only when an ingest published a change)."""
         return self.index.derived("versions", _versions)
 
+    def _dense(self, vector: np.ndarray, depth: int, filters: dict[str, str]) -> list[tuple[str, float]]:
+        """Chroma's nearest `depth` chunks among those the catalog holds. Chroma is ahead of the
+        catalog while an ingest publishes (and after one was killed), and a new manual's vectors can
+        fill the whole first page of hits: then ask DENSE_DEEPER times deeper, up to DENSE_DEEPEST."""
+        n = depth
+        while True:
+            hits = self.index.store.query(vector, n, filters)
+            known = self.index.catalog.known([c for c, _ in hits])
+            kept = [(c, s) for c, s in hits if c in known]
+            if len(kept) >= depth or len(hits) < n or n * DENSE_DEEPER > DENSE_DEEPEST:
+                return kept[:depth]
+            n *= DENSE_DEEPER
+
     def _feedback(
         self, vector: np.ndarray, dense: list[tuple[str, float]], keyword: list[tuple[str, float]],
         fused: dict[str, float], sims: dict[str, float],
@@ -195,7 +213,7 @@ class Retriever:
                 filters = steering.filters
         depth = max(CANDIDATES, top_k)
         vector = self.index.embedder.encode_query(query) if mode != "keyword" else None
-        dense = self.index.store.query(vector, depth, filters) if vector is not None else []
+        dense = self._dense(vector, depth, filters) if vector is not None else []
         keyword = self.index.keyword.search(query, depth, filters) if mode != "dense" else []
         fused = _fuse(dense, keyword)
         sims = dict(dense)  # cosine to the question itself, also after feedback moved the vector

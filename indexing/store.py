@@ -3,14 +3,13 @@
 Chroma holds the vectors with the few metadata fields that filters need (product, version, doc,
 source); the chunk records themselves are read from the catalog.
 
-LlamaIndex writes the vectors (`add`) and runs the filtered search (`query`); everything it has no
-call for (collection settings, delete by id, count, list, read vectors back, heartbeat) goes to the
-Chroma collection directly, each place saying why.
+LlamaIndex lays out what is written (`add`); everything it has no call for (collection settings, delete by
+id, count, list, read vectors back, heartbeat) or does at a cost (the search) goes to the Chroma
+collection directly, each place saying why.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,13 +18,26 @@ from urllib.parse import ParseResult, urlparse
 
 import numpy as np
 
-from indexing.chunk import FILTER_KEYS, Chunk
+from indexing.chunk import FILTER_KEYS, ID_SEPARATOR, Chunk
 
 ADD_BATCH = 4000
 # HNSW candidate-list size at query time. Chroma's default (100) missed about 3% of the exact top 10
 # on the whole shared library (one question kept only 4 of its 10); 400 kept 99.7% at the same
 # ~3 ms a query (tests/test_store.py shows the same gap on clustered vectors).
 SEARCH_EF = 400
+# A filtered search asks Chroma for the nearest max(SEARCH_EF, OVERFETCH × top_k) chunks unfiltered and
+# keeps those the filter admits (product, version and doc are a chunk id's first three parts), then
+# WIDEN times as many; Chroma's `where` runs only when both leave fewer than top_k. Chroma evaluates a
+# `where` over its metadata table before it searches, at a cost that grows with the chunks it admits:
+# at 100,000 chunks (the shared library copied with jittered vectors) p50/p95 60/173 ms for a product,
+# 113/285 ms for a product and version, 151/378 ms for one document, against 3/8 ms for the 480
+# nearest unfiltered. Too few survived the 480 for 1 of 76 dev and held-out questions filtered to
+# their product (7 of 72 to their document); the 3,840 had enough for all. What survives is the
+# filtered top k of the same HNSW search: on the whole shared library (168 dev, held-out and
+# validation questions, each filtered to its product) the top 8 were Chroma's `where` top 8 for all
+# 168 and the top 60 the same set for 166 (the exact top 60, by brute force: 163; `where`: 164).
+OVERFETCH = 8
+WIDEN = 8
 
 
 class StoreUnavailable(RuntimeError):
@@ -39,7 +51,24 @@ def _check_url(chroma_url: str) -> ParseResult:
     return url
 
 
-def _client(data_dir: Path, chroma_url: str | None) -> Any:
+def _private_path(path: Path) -> str:
+    """`path` spelled so that no Chroma client open in this process has it (`dir/.`, `dir/./.`, …).
+
+    Chroma keeps one client state (its System: SQLite pool, HNSW in memory) per path spelling and
+    process, and another process's writes leave that state stale: measured on chromadb 1.5.9, a
+    filtered query or a read of vectors added since then fails with "Error finding id", and an
+    unfiltered query still returns deleted ids. A new spelling gets a new state read from disk
+    (log included), without stopping the old one under a request that is still using it."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    spelling = str(path)
+    while True:
+        spelling += "/."
+        if spelling not in SharedSystemClient._identifier_to_system:
+            return spelling
+
+
+def _client(data_dir: Path, chroma_url: str | None, private: bool = False) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -52,7 +81,14 @@ def _client(data_dir: Path, chroma_url: str | None) -> Any:
         )
     path = data_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+    spelling = _private_path(path) if private else str(path)
+    return chromadb.PersistentClient(path=spelling, settings=ChromaSettings(anonymized_telemetry=False))
+
+
+def _admits(chunk_id: str, filters: dict[str, str]) -> bool:
+    """Whether a chunk matches every filter, read from its id (`product::version::doc::file::N`)."""
+    fields = dict(zip(FILTER_KEYS, chunk_id.split(ID_SEPARATOR, len(FILTER_KEYS)), strict=False))
+    return all(fields.get(k) == v for k, v in filters.items())
 
 
 class VectorStore:
@@ -63,14 +99,17 @@ class VectorStore:
     state, so service resumes by itself when the server is back.
     """
 
-    def __init__(self, data_dir: Path, chroma_url: str | None = None, collection: str = "mcdewey") -> None:
+    def __init__(self, data_dir: Path, chroma_url: str | None = None, collection: str = "mcdewey",
+                 private: bool = False) -> None:
+        """`private`: embedded Chroma read afresh from disk, not the client state this process may
+        already hold for the directory (see `_private_path`)."""
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         self.location = chroma_url or str(data_dir / "chroma")
         if chroma_url:
             _check_url(chroma_url)  # a malformed URL is the user's error (ValueError), not an outage
         try:
-            self.client = _client(data_dir, chroma_url)
+            self.client = _client(data_dir, chroma_url, private)
             # Made here, not by ChromaVectorStore.from_params: that creates the collection without an
             # HNSW configuration, and McDewey needs cosine space and a wider ef_search.
             self.collection = self.client.get_or_create_collection(
@@ -98,9 +137,20 @@ class VectorStore:
         except Exception as exc:
             raise StoreUnavailable(f"Chroma at {self.location} failed ({what}): {exc}") from exc
 
+    def close(self) -> None:
+        """Release the client (embedded: its SQLite pool and the HNSW index in memory)."""
+        try:
+            self.client.close()
+        except Exception:  # a server gone already: nothing left to release
+            return
+
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        """Through LlamaIndex: it stores each node in the layout its own readers expect."""
-        from llama_index.core.schema import TextNode
+        """Add or replace: nodes in the layout of LlamaIndex's ChromaVectorStore, written with Chroma's
+        upsert. (LlamaIndex's add calls Chroma's add, which keeps the old vector of an id already there:
+        an edited file keeps its chunk ids, and they are replaced in place so that no reader ever finds
+        one of them without a vector.)"""
+        from llama_index.core.schema import MetadataMode, TextNode
+        from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
         nodes = [
             TextNode(
@@ -115,8 +165,15 @@ class VectorStore:
         # Chroma refuses batches over its max batch size (5,461 here; R's reference manual alone makes
         # 7,712 chunks), so large files go in slices.
         for start in range(0, len(nodes), ADD_BATCH):
+            part = nodes[start : start + ADD_BATCH]
+            metadatas = [node_to_metadata_dict(n, remove_text=True, flat_metadata=self.store.flat_metadata)
+                         for n in part]
             with self._reaching("adding vectors"):
-                self.store.add(nodes[start : start + ADD_BATCH])
+                self.collection.upsert(
+                    ids=[n.node_id for n in part], embeddings=[n.get_embedding() for n in part],
+                    metadatas=[{k: "" if v is None else v for k, v in m.items()} for m in metadatas],
+                    documents=[n.get_content(metadata_mode=MetadataMode.NONE) for n in part],
+                )
 
     def delete(self, chunk_ids: Sequence[str]) -> None:
         """Chroma directly: ChromaVectorStore.delete removes a LlamaIndex source document (ref_doc_id),
@@ -145,27 +202,34 @@ class VectorStore:
     ) -> list[tuple[str, float]]:
         """(chunk_id, cosine similarity) best first, within the product/version/doc filters.
 
-        Through LlamaIndex, which turns the filters into Chroma's `where`; the price is a similarity
-        that must be converted back (below) and hits parsed into nodes that are not used."""
-        from llama_index.core.vector_stores import (
-            MetadataFilter,
-            MetadataFilters,
-            VectorStoreQuery,
-        )
+        A filtered search first asks for the nearest chunks unfiltered and keeps those the filter
+        admits (see OVERFETCH); only when too few survive twice does it run Chroma's `where`."""
+        filters = {k: v for k, v in (filters or {}).items() if v}
+        if not filters:
+            return self._nearest(vector, top_k)
+        if set(filters) <= set(FILTER_KEYS):
+            n = max(SEARCH_EF, OVERFETCH * top_k)
+            for size in (n, n * WIDEN):
+                hits = self._nearest(vector, size)
+                kept = [(cid, s) for cid, s in hits if _admits(cid, filters)]
+                # Enough survivors, or every chunk was returned (a small index): exact already.
+                if len(kept) >= top_k or (len(hits) < size and len(hits) >= self.count()):
+                    return kept[:top_k]
+        return self.where_query(vector, top_k, filters)
 
-        meta = None
-        if filters:
-            meta = MetadataFilters(filters=[MetadataFilter(key=k, value=v) for k, v in filters.items()])
-        try:
-            result = self.store.query(
-                VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=top_k, filters=meta)
-            )
-        except Exception as exc:
-            raise StoreUnavailable(f"Chroma at {self.location} failed: {exc}") from exc
-        # LlamaIndex reports exp(-distance); Chroma's cosine distance is 1 - cos, so 1 + log(s) is the
-        # cosine again. (Reading distances from Chroma itself would skip the round trip, but may move
-        # the last bit of a score: not done in a refactor that must keep results byte-identical.)
-        return [(i, 1.0 + math.log(s)) for i, s in zip(result.ids or [], result.similarities or [], strict=True)]
+    def where_query(self, vector: np.ndarray, top_k: int, filters: dict[str, str]) -> list[tuple[str, float]]:
+        """Chroma's own filtered search (`where`): the fallback of `query`, and the bench's baseline."""
+        where = dict(filters) if len(filters) == 1 else {"$and": [{k: v} for k, v in filters.items()]}
+        return self._nearest(vector, top_k, where)
+
+    def _nearest(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+        """Chroma directly, ids and distances only: LlamaIndex would read and parse every hit's text and
+        metadata into a node (4 ms more for 60 hits; the over-fetch asks for hundreds)."""
+        with self._reaching("searching"):
+            got = self.collection.query(query_embeddings=[vector.tolist()], n_results=n, where=where,
+                                        include=["distances"])
+        # Chroma's cosine distance is 1 - cos.
+        return [(cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], (got["distances"] or [[]])[0], strict=True)]
 
     def vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Chroma directly: LlamaIndex's get_nodes returns no embeddings."""

@@ -3,17 +3,23 @@
 Loaded through `pytest_plugins = ["fixtures_server"]` in conftest; tests ask for fixtures by name:
 `server_url` (the session's server over the `service` fixture) and `start_server` (a factory for
 extra servers with other settings, e.g. an API token, stopped at the end of the session). `raw_get`
-sends a path exactly as written, for traversal probes; `mcp_session` opens the official MCP client.
+sends a path exactly as written, for traversal probes; `mcp_session` opens the official MCP client;
+`serve_process` runs `mcdewey serve` itself in a child process (its memory and CPU apart from the tests').
 """
 
 from __future__ import annotations
 
 import http.client
+import os
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -25,6 +31,8 @@ from mcp.client.streamable_http import streamable_http_client
 
 StartServer = Callable[..., str]
 STARTUP_SECONDS = 30.0
+PROCESS_STARTUP_SECONDS = 120.0  # a child loads the embedding model and Chainlit before it listens
+MCDEWEY = str(Path(sys.executable).with_name("mcdewey"))
 
 
 @asynccontextmanager
@@ -89,6 +97,51 @@ class _Server:
         self.server.should_exit = True
         self.thread.join(timeout=10)
         self.sock.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve_process(
+    library: Path, data: Path, work: Path, **settings: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`mcdewey serve` in a child process on a copy of the index at `data` (settings as MCDEWEY_*):
+    its base URL, once /healthz answers, and the process; stopped (SIGTERM, then SIGKILL) at the end."""
+    copy = work / "data"
+    shutil.copytree(data, copy)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MCDEWEY_", "CHAINLIT_"))}
+    env.update(HOME=str(work / "home"), **{f"MCDEWEY_{k.upper()}": v for k, v in settings.items()})
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = work / "server.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([MCDEWEY, "serve", "--library", str(library), "--data", str(copy), "--port", str(port)],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + PROCESS_STARTUP_SECONDS
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(f"the server exited: {log_path.read_text()[-2000:]}")
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the server did not start: {log_path.read_text()[-2000:]}")
+                time.sleep(0.25)
+            yield url, proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -72,9 +72,12 @@ def api_router(service: LibraryService, base_url: str) -> APIRouter:
         return service.list_library()
 
     @router.get("/healthz", summary="200 when the index and Chroma answer, 503 with the reason otherwise",
-                tags=["health"], responses={503: {"description": "Chroma is unreachable"}})
+                tags=["health"], responses={503: {"description": "Chroma is unreachable, or a part of the index "
+                                                                 "lags its catalog (`reason`)"}})
     def healthz(request: Request) -> JSONResponse:
-        """Without the token (when MCDEWEY_API_TOKEN is set) only `{"status": ...}`: no path, no counts."""
+        """The index served now: `generation` (the latest published, the one searches use), `chunks`,
+        `vectors` (in Chroma), `current` (keyword index and vectors agree with the catalog), `chroma`.
+        Without the token (when MCDEWEY_API_TOKEN is set) only `{"status": ...}`: no path, no counts."""
         status = service.health()
         code = 200 if status.get("status") == "ok" else 503
         return JSONResponse(status if is_authorized(request) else {"status": status.get("status")}, status_code=code)

@@ -16,6 +16,7 @@ from indexing.modes import MODES
 
 if TYPE_CHECKING:
     from assistant.answering.results import AnswerResult
+    from indexing.ingest_progress import IngestProgress
 
 DEFAULT_MAX_FILE_CHUNKS = 10_000  # indexing.ingest.DEFAULT_MAX_FILE_CHUNKS (not imported: --help stays fast)
 
@@ -29,15 +30,20 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
-def _progress() -> tuple[Callable[[str, int, int], None], Callable[[], None]]:
-    """A rich progress bar on a terminal; a line per 10% of each stage otherwise (logs, CI)."""
-    from assistant.surfaces.progress import stage_progress
+def _progress(as_json: bool) -> tuple[Callable[[IngestProgress], None], Callable[[], None]]:
+    """Ingest progress on stderr: JSON lines with --json (stdout keeps the report); else rich bars on a
+    terminal, plain lines (a tenth of a stage, or 30 s) otherwise (logs, CI)."""
+    from assistant.surfaces.progress import ingest_progress
 
-    return stage_progress()
+    return ingest_progress("json" if as_json else "tty" if sys.stderr.isatty() else "lines")
+
+
+NO_SPACE_AGAIN = "Nothing indexed before is lost: free some space and run `mcdewey ingest` again; it repairs the index."
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from assistant.demo import ensure_demo_library
+    from indexing.disk_full import is_disk_full
     from indexing.embedder import Embedder
     from indexing.index import Index
     from indexing.ingest import IngestBusy, Ingester
@@ -49,11 +55,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if not settings.library.is_dir():  # before the index opens: a typo leaves no data directory behind
         print(f"mcdewey ingest: library folder not found: {settings.library}", file=sys.stderr)
         return 2
-    update, stop = _progress()
+    update, stop = _progress(args.json)
     embedder = Embedder(settings.embed_threads, settings.embed_batch, settings.embed_backend,
                             settings.model_cache, settings.embed_device)
-    index = Index(settings.data, settings.chroma_url, settings.collection, embedder)
     try:
+        index = Index(settings.data, settings.chroma_url, settings.collection, embedder)
         ingester = Ingester(index, progress=update, max_file_chunks=args.max_file_chunks)
         report = ingester.run(settings.library, force=args.force)
     except IngestBusy as exc:
@@ -66,8 +72,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         return 2
     except StoreUnavailable as exc:
         stop()
-        print(f"mcdewey ingest: {exc}\nNothing is lost: run `mcdewey ingest` again when Chroma is back.",
-              file=sys.stderr)
+        full = is_disk_full(exc)
+        again = NO_SPACE_AGAIN if full else "Nothing is lost: run `mcdewey ingest` again when Chroma is back."
+        print(f"mcdewey ingest: {'no space left on device: ' * full}{exc}\n{again}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk under the catalog or the keyword index
+        if not is_disk_full(exc):
+            raise
+        stop()
+        print(f"mcdewey ingest: no space left on device: cannot write {exc.filename or settings.data}\n"
+              f"{NO_SPACE_AGAIN}", file=sys.stderr)
         return 2
     finally:
         stop()
@@ -93,6 +107,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if args.verbose:
             for p in report.skipped:
                 print(f"  skipped {p.source}: {p.reason}")
+        elif report.skipped:
+            print(f"  {len(report.skipped)} skipped (-v lists them with the reason)")
     return 1 if (args.strict and (report.failed or report.warnings)) else 0
 
 
@@ -205,8 +221,17 @@ def format_answer(result: AnswerResult, base_url: str) -> str:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from assistant.measure.bench import run_bench
+    from assistant.measure.bench.scale import parse_sizes
 
-    return run_bench(_settings(args), quick=args.quick, as_json=args.json)
+    sizes: list[int] = []
+    if args.scale is not None:
+        try:
+            sizes = parse_sizes(args.scale)
+        except ValueError as exc:
+            print(f"mcdewey bench: --scale: {exc}", file=sys.stderr)
+            return 2
+    return run_bench(_settings(args), quick=args.quick, as_json=args.json, scale_sizes=tuple(sizes),
+                     scale_dir=args.scale_dir)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -243,8 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-file-chunks", type=int, default=DEFAULT_MAX_FILE_CHUNKS, metavar="N",
                    help=f"keep at most N chunks of one file (default {DEFAULT_MAX_FILE_CHUNKS:,}); the rest of "
                    "the file is left out and reported as partially indexed")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("-v", "--verbose", action="store_true", help="also list skipped files")
+    p.add_argument("--json", action="store_true",
+                   help="print the report as JSON on stdout, and progress as JSON lines on stderr")
+    p.add_argument("-v", "--verbose", action="store_true", help="also list skipped files, each with the reason")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("search", help="hybrid search; prints chunk records (--json: a list of them)")
@@ -289,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--quick", action="store_true", help="small run (< 3 minutes) on the demo library")
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
+    p.add_argument("--scale", metavar="SIZES",
+                   help="run only the scale section, at these sizes in chunks (e.g. 10k,100k,300k,1M): copies of "
+                   "the --data index (else of the demo library's) searched with and without a product filter")
+    p.add_argument("--scale-dir", dest="scale_dir", type=Path, metavar="DIR",
+                   help="keep the scale indexes in DIR and reuse them in later runs (a 1M-chunk build takes "
+                   "tens of minutes; default: a temporary folder, removed afterwards)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("demo", help="(re)build the demo library (McDewey's own guide, Markdown and PDF)")

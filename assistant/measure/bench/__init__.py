@@ -12,6 +12,11 @@ Six sections, printed as one Markdown table (pasteable into the README) or as JS
 4. reingest   an unchanged library ingested again, as a fraction of the full ingest.
 5. answer     the embedded LLM: retrieval, first token, total, tokens/s (vs a retrieval-only answer).
 6. concurrency 20 MCP clients searching at once vs one client alone.
+7. scale      only with `--scale 10k,100k,300k,1M`, and then alone: the growth curve at each size (the
+              index copied with jittered vectors): building it (catalog, Chroma, BM25 time and memory),
+              search p50/p95 with and without a product filter in-process, over REST and over MCP, the
+              filtered dense search against Chroma's own `where`, the server's RSS. `--scale-dir`
+              keeps the built indexes for later runs.
 
 The machine is shared and noisy, so every speed is a median over repeats, and options are measured
 interleaved (round robin) so that a burst of load hits them alike; ratios are what to compare.
@@ -25,7 +30,8 @@ read-only (its Chroma folder is copied before a Chroma server is started on it).
 Modules: `plan` (sections, expected figures, sizes), `figures`, `report` (the Markdown table),
 `questions`, `processes` and `clients` (the servers and the latency clients), `context` (the state the
 sections share), one module per section (`prepare`, `encoders`, `ingest`, `search` with `scale`,
-`concurrency`, `answer`), and `run`, which runs them in order.
+`concurrency`, `answer`, `scale_section` with `scale` and `keyword_build`), and `run`, which runs them
+in order.
 """
 
 from assistant.measure.bench.plan import EXPECTED, SECTIONS

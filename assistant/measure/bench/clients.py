@@ -10,18 +10,22 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def http_latencies(url: str, queries: Sequence[str], n: int) -> tuple[list[float], int]:
+def http_latencies(url: str, queries: Sequence[str], n: int,
+                   filters: Sequence[dict[str, str]] | None = None) -> tuple[list[float], int]:
+    """Milliseconds of `n` sequential searches (queries cycled, each with its filters if given), errors."""
     import httpx
+
+    def params(i: int) -> dict[str, str]:
+        return {"q": queries[i % len(queries)], **(filters[i % len(filters)] if filters else {})}
 
     times: list[float] = []
     errors = 0
     with httpx.Client(timeout=60) as client:
-        for q in queries[:3]:
-            client.get(f"{url}/api/search", params={"q": q})
+        for i in range(min(3, len(queries))):
+            client.get(f"{url}/api/search", params=params(i))
         for i in range(n):
-            q = queries[i % len(queries)]
             t0 = time.perf_counter()
-            r = client.get(f"{url}/api/search", params={"q": q})
+            r = client.get(f"{url}/api/search", params=params(i))
             elapsed = time.perf_counter() - t0
             if r.status_code == 200:
                 times.append(elapsed * 1000)
@@ -45,15 +49,19 @@ async def mcp_session(url: str) -> Any:
         yield session
 
 
-async def _mcp_latencies(url: str, queries: Sequence[str], n: int) -> tuple[list[float], int]:
+async def _mcp_latencies(url: str, queries: Sequence[str], n: int,
+                         filters: Sequence[dict[str, str]] | None) -> tuple[list[float], int]:
+    def args(i: int) -> dict[str, str]:
+        return {"query": queries[i % len(queries)], **(filters[i % len(filters)] if filters else {})}
+
     times: list[float] = []
     errors = 0
     async with mcp_session(url) as session:
-        for q in queries[:3]:
-            await session.call_tool("search_docs", {"query": q})
+        for i in range(min(3, len(queries))):
+            await session.call_tool("search_docs", args(i))
         for i in range(n):
             t0 = time.perf_counter()
-            result = await session.call_tool("search_docs", {"query": queries[i % len(queries)]})
+            result = await session.call_tool("search_docs", args(i))
             elapsed = time.perf_counter() - t0
             if result.isError:
                 errors += 1
@@ -62,8 +70,10 @@ async def _mcp_latencies(url: str, queries: Sequence[str], n: int) -> tuple[list
     return times, errors
 
 
-def mcp_latencies(url: str, queries: Sequence[str], n: int) -> tuple[list[float], int]:
-    return asyncio.run(_mcp_latencies(url, queries, n))
+def mcp_latencies(url: str, queries: Sequence[str], n: int,
+                  filters: Sequence[dict[str, str]] | None = None) -> tuple[list[float], int]:
+    """Milliseconds of `n` sequential `search_docs` calls in one MCP session (as `http_latencies`), errors."""
+    return asyncio.run(_mcp_latencies(url, queries, n, filters))
 
 
 async def _mcp_load(url: str, queries: Sequence[str], clients: int, seconds: float) -> dict[str, Any]:

@@ -13,7 +13,10 @@ SECTIONS = {
     "reingest": "4. Re-ingest of an unchanged library",
     "answer": "5. Answer latency (embedded LLM)",
     "concurrency": "6. Concurrency (MCP clients at once)",
+    "scale": "7. Scale (growth curve)",
 }
+# What `mcdewey bench` runs without `--scale`; `--scale SIZES` runs the scale section alone.
+DEFAULT_SECTIONS = ("ingest", "encoders", "search", "reingest", "answer", "concurrency")
 # The figures every run emits (a number, or an explicit "na" reason); `encoder_*` rows vary with the
 # backends available, so only the baseline and one ONNX row are required.
 EXPECTED: dict[str, tuple[str, ...]] = {
@@ -26,6 +29,8 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "reingest": ("reingest_fraction", "reingest_seconds"),
     "answer": ("answer_retrieval_s", "answer_first_token_s", "answer_total_s", "answer_tokens_per_s"),
     "concurrency": ("concurrency_throughput", "concurrency_p50", "concurrency_p95", "concurrency_errors"),
+    # one set per size, `scale_<size>_<figure>` (scale_section.measure_size)
+    "scale": ("scale_*",),
 }
 ROOT = Path(__file__).resolve().parents[3]  # the repository: the child processes run from it
 
@@ -42,10 +47,16 @@ class Plan:
     clients: int
     seconds: float  # concurrency duration
     answers: int
+    scale_sizes: tuple[int, ...] = ()  # the scale section's sizes (chunks); empty: the six sections
+    scale_dir: Path | None = None  # where scale indexes are kept between runs (None: the work folder)
+
+    @property
+    def sections(self) -> tuple[str, ...]:
+        return ("scale",) if self.scale_sizes else DEFAULT_SECTIONS
 
     @classmethod
-    def make(cls, quick: bool) -> Plan:
+    def make(cls, quick: bool, scale_sizes: tuple[int, ...] = (), scale_dir: Path | None = None) -> Plan:
         if quick:
-            return cls(True, 0, 2, 16, 3, 15, 5_000, 20, 5.0, 1)
-        return cls(False, 1000, 2, 64, 3, 100, 100_000, 20, 30.0, 3)
+            return cls(True, 0, 2, 16, 3, 15, 5_000, 20, 5.0, 1, scale_sizes, scale_dir)
+        return cls(False, 1000, 2, 64, 3, 100, 100_000, 20, 30.0, 3, scale_sizes, scale_dir)
 

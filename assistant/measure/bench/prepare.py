@@ -8,7 +8,7 @@ import datetime as dt
 import os
 import platform
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assistant.measure.bench.context import BenchRun
 from assistant.measure.bench.questions import SHARED_EVAL, load_questions, pick_subset
@@ -58,11 +58,8 @@ def prepare_library(b: BenchRun) -> None:
     sources = set(b.files)
     b.eval_questions = [q for q in b.questions if q.source in sources]
     b.queries = [q.question for q in b.questions] or ["how do I configure it"]
+    b.meta.update(machine_meta())
     b.meta.update({
-        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "cores": os.cpu_count(),
-        "ram_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "cpu": _cpu_name(), "python": platform.python_version(), "load_avg_start": list(os.getloadavg()),
         "mode": "quick" if b.plan.quick else "full",
         "library": str(b.settings.library if picked else b.library),
         "subset_files": len(b.files), "subset_chunks": len(b.chunks), "subset": picked or b.files,
@@ -70,6 +67,16 @@ def prepare_library(b: BenchRun) -> None:
         "adopted_backend": b.adopted, "backends": list(BACKENDS),
     })
     b.progress.advance()
+
+
+def machine_meta() -> dict[str, Any]:
+    """When and on what the bench ran (the table's first line)."""
+    return {
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "ram_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "cpu": _cpu_name(), "python": platform.python_version(), "load_avg_start": list(os.getloadavg()),
+    }
 
 
 def load_encoders(b: BenchRun) -> None:

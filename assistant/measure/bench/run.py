@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from assistant.measure.bench.answer import answer_section
@@ -18,36 +19,19 @@ from assistant.measure.bench.ingest import ingest_section, reingest_section
 from assistant.measure.bench.plan import SECTIONS
 from assistant.measure.bench.prepare import load_encoders, prepare_library
 from assistant.measure.bench.report import markdown
+from assistant.measure.bench.scale_section import scale_section
 from assistant.measure.bench.search import search_and_concurrency
 from assistant.settings import Settings
 
 
 def run(b: BenchRun) -> dict[str, Any]:
-    """Every section in order, each after those whose results it uses; the work folder is removed."""
+    """The six sections in order (or the scale section alone); the work folder is removed."""
     started = time.monotonic()
     try:
-        prepare_library(b)
-        load_encoders(b)
-        options: list[EncoderOption] = []
-        with b.section("encoders"):
-            options = encoder_speeds(b)
-        with b.section("ingest"):
-            if not options:
-                raise RuntimeError("the encoder speed measurement failed")
-            ingest_section(b, options)
-        if b.sections["encoders"].error is None and hasattr(b, "index_dir"):
-            with b.section("encoders"):
-                encoders_section(b, options)
-        with b.section("reingest"):
-            if not hasattr(b, "index_dir"):
-                raise RuntimeError("no index (the ingest section failed)")
-            reingest_section(b)
-        if hasattr(b, "index_dir"):
-            search_and_concurrency(b)
+        if b.plan.scale_sizes:
+            scale_section(b)
         else:
-            b.sections["search"].error = b.sections["concurrency"].error = "no index (ingest failed)"
-        with b.section("answer"):
-            answer_section(b)
+            six_sections(b)
     finally:
         for proc in b.procs:
             proc.stop()
@@ -56,6 +40,32 @@ def run(b: BenchRun) -> dict[str, Any]:
         b.meta["load_avg_end"] = list(os.getloadavg())
         shutil.rmtree(b.work, ignore_errors=True)
     return result(b)
+
+
+def six_sections(b: BenchRun) -> None:
+    """Every section in order, each after those whose results it uses."""
+    prepare_library(b)
+    load_encoders(b)
+    options: list[EncoderOption] = []
+    with b.section("encoders"):
+        options = encoder_speeds(b)
+    with b.section("ingest"):
+        if not options:
+            raise RuntimeError("the encoder speed measurement failed")
+        ingest_section(b, options)
+    if b.sections["encoders"].error is None and hasattr(b, "index_dir"):
+        with b.section("encoders"):
+            encoders_section(b, options)
+    with b.section("reingest"):
+        if not hasattr(b, "index_dir"):
+            raise RuntimeError("no index (the ingest section failed)")
+        reingest_section(b)
+    if hasattr(b, "index_dir"):
+        search_and_concurrency(b)
+    else:
+        b.sections["search"].error = b.sections["concurrency"].error = "no index (ingest failed)"
+    with b.section("answer"):
+        answer_section(b)
 
 
 def result(b: BenchRun) -> dict[str, Any]:
@@ -72,9 +82,11 @@ def result(b: BenchRun) -> dict[str, Any]:
     return out
 
 
-def run_bench(settings: Settings, quick: bool = False, as_json: bool = False) -> int:
-    """Run the benchmarks and print the table (or JSON); 0 when every section produced its figures."""
-    outcome = run(BenchRun(settings, quick))
+def run_bench(settings: Settings, quick: bool = False, as_json: bool = False, scale_sizes: tuple[int, ...] = (),
+              scale_dir: Path | None = None) -> int:
+    """Run the benchmarks (or, given sizes, the scale section alone) and print the table (or JSON); 0
+    when every section produced its figures."""
+    outcome = run(BenchRun(settings, quick, scale_sizes=scale_sizes, scale_dir=scale_dir))
     print(json.dumps(outcome, indent=2, ensure_ascii=False) if as_json else markdown(outcome))
     if outcome["missing"]:
         print(f"mcdewey bench: missing figures: {', '.join(outcome['missing'])}", file=sys.stderr)

@@ -16,7 +16,7 @@ from assistant.measure.bench.concurrency import concurrency_section, single_clie
 from assistant.measure.bench.context import BenchRun
 from assistant.measure.bench.figures import Figure
 from assistant.measure.bench.processes import Proc, rss_mb, start_chroma, start_server
-from assistant.measure.bench.scale import build_scale_index
+from assistant.measure.bench.scale import ensure_scale_index
 from assistant.measure.stats import percentile
 from assistant.settings import Settings
 
@@ -145,8 +145,8 @@ def search_and_concurrency(b: BenchRun) -> None:
         b.step(f"building a {b.plan.scale_chunks:,}-chunk index")
         scale_dir = b.work / "scale"
         t0 = time.perf_counter()
-        total = build_scale_index(Index(data, embedder=b.embedders[b.adopted]), scale_dir,
-                                  b.plan.scale_chunks, b.embedders[b.adopted], b.step)
+        total = ensure_scale_index(Index(data, embedder=b.embedders[b.adopted]), scale_dir,
+                                   b.plan.scale_chunks, b.step).chunks
         b.meta["scale_build_seconds"] = round(time.perf_counter() - t0, 1)
         sizes["scale"] = total
         b.step(f"search latency at {total:,} chunks")
