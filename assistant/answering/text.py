@@ -21,9 +21,13 @@ _ABBREV = re.compile(r"\b(?:e\.g|i\.e|etc|cf|vs|approx|p|pp|no|fig|sec|ch)\.$", 
 
 
 def _normalize_word(word: str) -> str:
-    """Crude stemming that is good enough for overlap: plural 's' off, long words cut to 6 letters."""
+    """Crude stemming that is good enough for overlap: plural 's' off, long words cut to 6 letters.
+
+    Four-letter plurals too ("ACLs", "jobs", "keys", "logs" met "ACL", "job", …): the extractive answer
+    then held the gold evidence for 36 of 92 validation questions instead of 34 (dev 14/32 and held-out
+    20/40 unchanged; the support set's precision and recall unchanged)."""
     if word.isalpha():
-        if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
+        if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
             word = word[:-1]
         return word[:6] if len(word) > 6 else word
     return word
