@@ -107,17 +107,19 @@ def free_port() -> int:
 
 @contextmanager
 def serve_process(
-    library: Path, data: Path, work: Path, **settings: str
+    library: Path, data: Path, work: Path, *, copy_data: bool = True, **settings: str
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`mcdewey serve` in a child process on a copy of the index at `data` (settings as MCDEWEY_*):
-    its base URL, once /healthz answers, and the process; stopped (SIGTERM, then SIGKILL) at the end."""
-    copy = work / "data"
-    shutil.copytree(data, copy)
+    """`mcdewey serve` in a child process on a copy of the index at `data` (on `data` itself without
+    `copy_data`: a library re-indexed while it is served), settings as MCDEWEY_*: its base URL, once
+    /healthz answers, and the process; stopped (SIGTERM, then SIGKILL) at the end."""
+    copy = work / "data" if copy_data else data
+    if copy_data:
+        shutil.copytree(data, copy)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MCDEWEY_", "CHAINLIT_"))}
     env.update(HOME=str(work / "home"), **{f"MCDEWEY_{k.upper()}": v for k, v in settings.items()})
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log_path = work / "server.log"
+    log_path = work / f"server-{port}.log"  # replicas may share `work`
     with log_path.open("wb") as log:
         proc = subprocess.Popen([MCDEWEY, "serve", "--library", str(library), "--data", str(copy), "--port", str(port)],
                                 env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from chroma_server import free_port, wait_for
+from fixtures_server import serve_process
 
 BIN = Path(sys.executable).parent
 MCDEWEY = str(BIN / "mcdewey")
@@ -57,32 +57,10 @@ async def ingest_async(library: Path, data: Path, home: Path, chroma_url: str | 
 
 @contextmanager
 def served(library: Path, data: Path, home: Path, chroma_url: str | None = None) -> Iterator[str]:
-    """`mcdewey serve` (no chat, no language model) on a free loopback port; yields its base URL."""
-    port = free_port()
+    """`mcdewey serve` (no chat, no language model) on `data` itself and a free loopback port; its base URL."""
     settings = {"llm": "none", "chat": "false", **({"chroma_url": chroma_url} if chroma_url else {})}
-    log = (home / f"serve-{port}.log").open("wb")
-    proc = subprocess.Popen([MCDEWEY, "serve", "--library", str(library), "--data", str(data), "--port", str(port)],
-                            env=env(home, **settings), stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        assert proc.poll() is None, f"mcdewey serve exited: {(home / f'serve-{port}.log').read_text()[-2000:]}"
-        try:
-            return httpx.get(f"{url}/healthz", timeout=5).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        wait_for(up, 60, "mcdewey serve", every=0.1)
+    with serve_process(library, data, home, copy_data=False, **settings) as (url, _):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
-        log.close()
 
 
 def catalog_state(data: Path) -> tuple[str | None, int]:

@@ -16,12 +16,7 @@ the `browser` fixture fails any test whose pages ask a host other than 127.0.0.1
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,10 +26,10 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
+from fixtures_server import serve_process
 
 from assistant.surfaces.links import chunk_anchor
 
-ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "Which folder holds messages the transfer agent could not deliver in Acme Router 2.0?"
 PAGED_QUESTION = "How are page numbers kept in Markdown converted from a PDF?"
 TOKEN = "chat-login-token"
@@ -190,49 +185,11 @@ def test_chat_settings_filter_the_product_and_version(chat_url: str, context: An
 # --- a server with a token (its own process) ------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def spawn_server(library: Path, data: Path, work: Path, **settings: str) -> Iterator[str]:
     """`mcdewey serve` in a child process on a copy of the index at `data`; its base URL."""
-    copy = work / "data"
-    shutil.copytree(data, copy)
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MCDEWEY_", "CHAINLIT_"))}
-    env.update(HOME=str(work / "home"), **{f"MCDEWEY_{k.upper()}": v for k, v in settings.items()})
-    log_path = work / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "assistant.surfaces.cli", "serve", "--library", str(library), "--data", str(copy),
-             "--port", str(port)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"the server exited: {log_path.read_text()[-2000:]}")
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the server did not start: {log_path.read_text()[-2000:]}")
-                time.sleep(0.25)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+    with serve_process(library, data, work, **settings) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")
