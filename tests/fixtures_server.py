@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 import uvicorn
+from chroma_server import ChromaServer
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
@@ -33,6 +34,15 @@ StartServer = Callable[..., str]
 STARTUP_SECONDS = 30.0
 PROCESS_STARTUP_SECONDS = 120.0  # a child loads the embedding model and Chainlit before it listens
 MCDEWEY = str(Path(sys.executable).with_name("mcdewey"))
+
+
+@pytest.fixture
+def chroma(tmp_path: Path) -> Iterator[ChromaServer]:
+    """A `chroma run` server of its own on a loopback port (under tmp_path, on the test's own disk)."""
+    server = ChromaServer(tmp_path / "chroma-server")
+    server.start()
+    yield server
+    server.stop()
 
 
 @asynccontextmanager

@@ -60,14 +60,6 @@ def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
     disk.unmount()
 
 
-@pytest.fixture
-def chroma(tmp_path: Path) -> Iterator[ChromaServer]:
-    server = ChromaServer(tmp_path / "chroma-server")  # on the roomy disk: only the catalog's side fills up
-    server.start()
-    yield server
-    server.stop()
-
-
 def ingest(library: Path, data: Path, *extra: str, collection: str = "mcdewey") -> subprocess.CompletedProcess[str]:
     env = clean_env(library.parent / "home") | {"MCDEWEY_COLLECTION": collection}
     return subprocess.run([MCDEWEY, "ingest", "--library", str(library), "--data", str(data), *extra],

@@ -10,7 +10,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,14 +181,6 @@ def test_ingest_with_chroma_unreachable_fails_clearly(tmp_path: Path) -> None:
 
 
 # --- Chroma stops while McDewey serves -----------------------------------------------------------
-@pytest.fixture
-def chroma(tmp_path: Path) -> Iterator[ChromaServer]:
-    server = ChromaServer(tmp_path / "chroma-server")
-    server.start()
-    yield server
-    server.stop()
-
-
 def tool_text(result: Any) -> str:
     return " ".join(c.text for c in result.content if isinstance(c, TextContent))
 

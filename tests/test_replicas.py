@@ -9,7 +9,6 @@ directory.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -30,14 +29,6 @@ from serve_process import (
 )
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def chroma(tmp_path: Path) -> Iterator[ChromaServer]:
-    server = ChromaServer(tmp_path / "chroma-server")
-    server.start()
-    yield server
-    server.stop()
 
 
 def files_of(data: Path) -> dict[str, tuple[int, int]]:
