@@ -11,7 +11,7 @@ keyword index and its vectors (the retriever drops vectors the reader's catalog 
 The keyword index is rebuilt from the whole catalog each time (1.2-1.4 s at 39,450 chunks here), so
 publishes are spaced by their own cost: one is due once the time since the last is PUBLISH_COST_RATIO
 times what the last rebuild took. On a small library that is every batch; on the whole shared
-library about every 25 s, at most a twentieth of the run.
+library about every 13 s, at most a tenth of the run.
 
 A run killed before a commit leaves the previous generation whole. Chroma may then hold the staged
 vectors: new ids no catalog row owns (readers drop them, the next run deletes them) and ids an edited
@@ -40,10 +40,9 @@ from indexing.index import GENERATION_KEY, Index
 from indexing.keyword import KeywordIndex, keyword_text
 from indexing.tokens import tokenize
 
-# 10 left the encoder busy 89% of a whole-library ingest (time outside it: the publishes, ~9% by this
-# ratio, and waiting on the parse thread), against issue 15's goal of 0.9 of the raw encoder's rate; 20
-# halves the publishes' share, and new files still become searchable within about 25 s.
-PUBLISH_COST_RATIO = 20
+# Whole shared library, quiet machine: with 20 the encoder was busy 88% of the ingest, with 10 89% (on a
+# loaded one): the publishes are not what the rest of the run is spent on, so the fresher index stays.
+PUBLISH_COST_RATIO = 10
 # A superseded generation's keyword index is deleted at the publish after next, once it is this old:
 # a reader loads it within its first request on that generation (milliseconds), and one that misses
 # it builds it from that generation's catalog rather than fail.
