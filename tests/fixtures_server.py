@@ -122,6 +122,7 @@ def serve_process(
     """`mcdewey serve` in a child process on a copy of the index at `data` (on `data` itself without
     `copy_data`: a library re-indexed while it is served), settings as MCDEWEY_*: its base URL, once
     /healthz answers, and the process; stopped (SIGTERM, then SIGKILL) at the end."""
+    work.mkdir(parents=True, exist_ok=True)  # the log lives here, whether or not anything wrote it yet
     copy = work / "data" if copy_data else data
     if copy_data:
         shutil.copytree(data, copy)
