@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     )
     embed_threads: int = Field(default=0, ge=0, description="Threads for embedding (0: all cores).")
     embed_batch: int = Field(default=32, ge=1, description="Embedding batch size.")
+    ingest_batch: int = Field(
+        default=1024, ge=1, description="Chunks an ingest encodes together, across files: larger encodes "
+        "faster (less padding), smaller makes new files searchable sooner.",
+    )
     top_k: int = Field(default=8, ge=1, le=50, description="Default number of chunks a search returns.")
     max_top_k: int = Field(default=50, description="Largest top_k a caller may ask for.")
     llm: Annotated[LLMSettings, NoDecode] = Field(

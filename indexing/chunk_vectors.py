@@ -19,9 +19,9 @@ from indexing.index import Index
 
 EMBED_SLICE = 256
 """Texts encoded per call, so that progress moves inside a big file (R's reference manual is 7,712
-chunks, minutes of encoding). 768 chunks of that manual encoded in one call or in slices of 256 or 128
-ran at the same rate within the noise of a shared machine (40–75 chunks/s either way): the encoder
-sorts by length only within a call, and most chunks are near the 256-token limit anyway."""
+chunks, minutes of encoding). A batch's texts are sliced longest first: the encoder sorts by length
+only within a call, and on 3,000 chunks of the library, 1,024-chunk groups cut into slices of 256
+this way encoded at 69 chunks/s, cut in library order 66 (one call for the 1,024: 70–71)."""
 
 
 def embed_text(chunk: Chunk) -> str:
@@ -62,6 +62,7 @@ def chunk_vectors(
     report = on_vectors or (lambda done, embedded: None)
     if len(texts) > len(todo):
         report(len(texts) - len(todo), 0)
+    todo.sort(key=lambda i: -len(texts[i]))  # slices of similar lengths: less padding (see EMBED_SLICE)
     for start in range(0, len(todo), EMBED_SLICE):
         rows = todo[start : start + EMBED_SLICE]
         vectors[rows] = index.embedder.encode([texts[i] for i in rows])

@@ -32,6 +32,7 @@ def env(home: Path, **settings: str) -> dict[str, str]:
     """The test's environment without MCDEWEY_*, plus `settings` as MCDEWEY_<NAME>."""
     out = {k: v for k, v in os.environ.items() if not k.startswith("MCDEWEY_")}
     out["HOME"] = str(home)
+    out["MCDEWEY_INGEST_BATCH"] = "256"  # each PAGES-chunk manual fills its own batch and is published alone
     out.update({f"MCDEWEY_{k.upper()}": v for k, v in settings.items()})
     return out
 
@@ -124,7 +125,7 @@ async def rest_search(http: httpx.AsyncClient, url: str, query: str, tally: Tall
 
 # --- one long ingest, watched: whole files or nothing ------------------------------------------------
 MANUALS = 4
-PAGES = 280  # ~280 short chunks a manual: each one fills an embedding batch (256) and is published alone
+PAGES = 280  # ~280 short chunks a manual: each one fills an ingest batch (256, `env`) and is published alone
 
 
 def add_manuals(library: Path) -> dict[str, str]:

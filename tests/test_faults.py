@@ -32,6 +32,7 @@ MCDEWEY = str(Path(sys.executable).with_name("mcdewey"))
 def clean_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCDEWEY_")}
     env["HOME"] = str(home)
+    env["MCDEWEY_INGEST_BATCH"] = "256"  # each PAGES-page manual its own batch and commit: kills land between them
     return env
 
 
@@ -71,7 +72,7 @@ def snapshot(data: Path) -> Snapshot:
 
 # --- kill -9 and a second ingest -----------------------------------------------------------------
 FILES = 3
-PAGES = 280  # short pages: ~280 chunks a file (each repeats the page before), so each file is its own commit (256)
+PAGES = 280  # short pages: ~280 chunks a file (each repeats the page before), so each file is its own commit (batches of 256, clean_env)
 
 
 def paged_library(root: Path) -> Path:

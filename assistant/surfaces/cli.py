@@ -60,7 +60,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                             settings.model_cache, settings.embed_device)
     try:
         index = Index(settings.data, settings.chroma_url, settings.collection, embedder)
-        ingester = Ingester(index, progress=update, max_file_chunks=args.max_file_chunks)
+        ingester = Ingester(index, progress=update, max_file_chunks=args.max_file_chunks,
+                            batch_chunks=settings.ingest_batch)
         report = ingester.run(settings.library, force=args.force)
     except IngestBusy as exc:
         stop()
