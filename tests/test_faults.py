@@ -72,7 +72,7 @@ def snapshot(data: Path) -> Snapshot:
 
 # --- kill -9 and a second ingest -----------------------------------------------------------------
 FILES = 3
-PAGES = 280  # short pages: ~280 chunks a file (each repeats the page before), so each file is its own commit (batches of 256, clean_env)
+PAGES = 280  # ~280 short chunks a file: each file is its own commit (batches of 256, `clean_env`)
 
 
 def paged_library(root: Path) -> Path:
