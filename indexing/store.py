@@ -38,11 +38,14 @@ SEARCH_EF = 400
 # 168 and the top 60 the same set for 166 (the exact top 60, by brute force: 163; `where`: 164).
 OVERFETCH = 8
 WIDEN = 8
-# When both leave too few, a filter that admits at most EXACT_LIMIT chunks (a small product far from the
-# question) is searched exactly over those chunks' vectors instead: Chroma's HNSW `where` over so few
-# points missed one of the exact top 5 in one CI run (tests/test_store_filters.py), and reading 2,000
-# vectors costs about as much as the `where` itself.
-EXACT_LIMIT = 2000
+# When both leave too few, a filter that admits at most EXACT_LIMIT chunks (a small product or manual far
+# from the question) is ranked exactly over those chunks' vectors: Chroma's HNSW `where` over so few
+# points missed one of the exact top 5 in a CI run (tests/test_store_filters.py). Whole shared library
+# (39,450 chunks): a 115-chunk manual exactly in 8 ms, by `where` 27 ms; a larger filter costs the
+# look (11-38 ms) before its `where`, which runs rarely (3,840 nearest chunks held too few of a product
+# for 0 of 76 dev and held-out questions). With 2,000, a 1,213-chunk product took 35 ms exactly, 14 by
+# `where`, and the look before a larger `where` 35-73 ms.
+EXACT_LIMIT = 500
 
 
 class StoreUnavailable(RuntimeError):
