@@ -198,11 +198,11 @@ class Ingester:
             def parsed_ahead() -> int:
                 return sum(len(f.result().chunks) for _, f in pending if f.done() and f.exception() is None)
 
+            # Queue files while fewer than PARSE_AHEAD_BATCHES batches wait parsed: the thread parses
+            # them while this one encodes a batch.
+            ahead = PARSE_AHEAD_BATCHES * self.batch_chunks
             try:
                 while True:
-                    # Queue files while fewer than PARSE_AHEAD_BATCHES batches wait parsed: the thread
-                    # parses them while this one encodes a batch.
-                    ahead = PARSE_AHEAD_BATCHES * self.batch_chunks
                     while len(pending) < PARSE_AHEAD_FILES and parsed_ahead() < ahead:
                         nxt = next(items, None)
                         if nxt is None:
