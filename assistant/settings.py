@@ -80,9 +80,10 @@ class Settings(BaseSettings):
     top_k: int = Field(default=8, ge=1, le=50, description="Default number of chunks a search returns.")
     max_top_k: int = Field(default=50, description="Largest top_k a caller may ask for.")
     llm: Annotated[LLMSettings, NoDecode] = Field(
-        default=LLMSettings(kind="embedded"),
-        description="'embedded' (in-process llama.cpp, no server), 'ollama:<model>' or 'none' "
-        "(retrieval-only answers).",
+        default=LLMSettings(kind="none"),
+        description="'none' (the default: answers quote the manual's own words, with their source, in well "
+        "under a second), 'embedded' (SmolLM2-135M in-process, no server: its sentences rarely pass the "
+        "sentence check, see README 'Answers'), or 'ollama:<model>'.",
     )
     ollama_host: str = Field(
         default="", validation_alias=AliasChoices("ollama_host", "OLLAMA_HOST"),

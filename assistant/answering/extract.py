@@ -1,50 +1,67 @@
-"""The extractive answer: the passages' own sentences that answer the question, cited.
+"""The extractive answer: the manual's own words that answer the question, quoted with their source.
 
 Takes the query and the retrieved chunks (best first), optionally the embedding model's cosine and a
-way to read the chunk that follows one; gives an `Attribution`. It is the answer without a model,
-and the answer when nothing a model wrote can be verified, so it must be worth reading on its own:
+way to read the chunk that follows one; gives an `Attribution` whose text is a short quotation:
 
-- the sentences are chosen for the question (its words, and its meaning when `similarity` is given),
-  not the chunk's first lines;
-- the best sentence keeps its neighbours when they hold a word of the question (the term before it,
-  "The default value is 5." after it), in document order;
-- a lead-in that ends with a colon keeps what follows (the command, the list, the code block), with
-  its line breaks, read from the next chunk when the chunk ends there;
-- a later chunk adds one sentence only when it is from the same product and version as the first and
-  matches the question nearly as well (`LATER_SHARE`): a sentence from another manual answers another
-  question, and a reader would take it for part of this answer;
-- text that is mostly code or figures (an example listing) is not quoted as a sentence.
+    From the HAProxy Configuration Manual (2.6), tune.bufsize <number>:
+    > Sets the buffer size to this size (in bytes). … The default value is 16384 and can be changed at build time [1].
+
+It is the default answer (no model) and the answer when nothing a model wrote can be verified, so it
+is chosen the way a reader finds an answer (`pick`):
+
+- each sentence is read in its section (`segments`): the question's topic may be met by the heading
+  trail or the label above the sentence, and then only the question's *other* words — what it asks —
+  count for the sentence itself ("the default value" of tune.bufsize, not another sentence that names
+  tune.bufsize again);
+- the kind of answer asked (`asks`: a value, a procedure, a definition, a cause, yes/no) adds its cue:
+  a number for a value, a command or a lead-in for a procedure, the opening of the section for a
+  definition;
+- the best sentence over the first passages wins (their retrieval rank is a prior), and the excerpt is
+  that sentence with the neighbours it needs, inside its section: the one before when it leans on it
+  ("It", "The default"), the one after when it carries on the ask, what a lead-in ending in ":" brings
+  (the command, with its line breaks, read from the next chunk when the chunk ends there);
+- a passage far from the question in meaning is never quoted (`MIN_SIMILARITY`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+from assistant.answering.asks import Ask, read_question
 from assistant.answering.citations import cite
 from assistant.answering.context import INSTRUCTION_LIKE
 from assistant.answering.results import Attribution
-from assistant.answering.text import MIN_QUOTED_WORDS, chunk_sentences, terms, tokens
+from assistant.answering.scope import product_aliases, scope_label
+from assistant.answering.segments import Segment, read_passage
+from assistant.answering.text import MIN_QUOTED_WORDS, terms, tokens
 from assistant.answering.verify import Similarity
 from indexing.chunk import Chunk
 
 Following = Callable[[Chunk], Chunk | None]
 """The chunk after this one in its document, or None."""
 
-MAX_CHUNKS = 3
-# A later chunk's best sentence must come from the first's product and version (any manual let a Bacula
-# sentence in under a psql question) and score this share of the first's. On the held-out set 0.5 and
-# 0.6 cited the gold page for 36 of 40, 0.75 for 35.
-LATER_SHARE = 0.6
+MAX_CHUNKS = 5  # passages whose sentences compete (hit@5 is where retrieval finds most answers)
 MIN_PROSE = 0.6  # share of a sentence's tokens that are words: below it is a listing, not a sentence
+MAX_EXCERPT_WORDS = 90  # the excerpt's prose; the best sentence alone may be longer
 PAYOFF_CHARS = 400  # what a lead-in ("run the following command:") may bring along
 PAYOFF_LINES = 8
+# A passage this far from the question in meaning (cosine under all-MiniLM-L6-v2) is not quoted: an
+# unrelated manual's sentence sharing one word answered "not in the library" questions at 0.07.
+MIN_SIMILARITY = 0.2
+_LEANS_BACK = re.compile(r"^(?:it|its|this|that|these|those|they|their|such|otherwise|however|also|"
+                         r"in this case|for example|then)\b", re.I)
+_COMMANDISH = re.compile(r"`[^`]+`|(?<![\w-])--?[A-Za-z][\w-]*|\b[a-z][\w.-]*\s+<[^>]+>|\$\(|\b\w+_\w+\b")
 
 
-def _same_words(a: str, b: str) -> bool:
-    """One sentence holds the other word for word (overlapping chunks cut sentences differently)."""
-    x, y = " ".join(tokens(a)), " ".join(tokens(b))
-    return x in y or y in x
+@dataclass(frozen=True)
+class Candidate:
+    chunk: Chunk
+    rank: int
+    segments: list[Segment]
+    index: int  # of the sentence in `segments`
+    score: float
 
 
 def _prose(sentence: str) -> bool:
@@ -52,120 +69,185 @@ def _prose(sentence: str) -> bool:
     return sum(w.isalpha() and len(w) > 1 for w in words) >= MIN_PROSE * len(words)
 
 
-def _whole(sentences: list[str]) -> list[str]:
-    """Without the pieces a chunk boundary cut: a first sentence that starts in lower case after no
-    heading ("on the contrary, counts accepted routes…"), a last one that ends without a full stop."""
-    if sentences and re.match(r"[a-z]+[ ,;]", sentences[0]):
-        sentences = sentences[1:]
-    if sentences and not re.search(r"[.!?:;)\]\"'`]$", sentences[-1]):
-        sentences = sentences[:-1]
-    return sentences
+def _quotable(segment: Segment) -> bool:
+    return (segment.kind == "sentence" and len(tokens(segment.text)) >= MIN_QUOTED_WORDS and _prose(segment.text)
+            and not INSTRUCTION_LIKE.search(segment.text))
 
 
-def _quotable(chunk: Chunk, said: Sequence[str]) -> list[str]:
-    return [
-        s for s in _whole(chunk_sentences(chunk.text, max_len=320, quoting=True))
-        if len(tokens(s)) >= MIN_QUOTED_WORDS and _prose(s) and not INSTRUCTION_LIKE.search(s)
-        and not any(_same_words(s, earlier) for earlier in said)
-    ]
+def _whole(segments: list[Segment]) -> list[Segment]:
+    """Without the pieces a chunk boundary cut: a first sentence that starts in lower case, a last
+    one that ends without an end mark."""
+    out = list(segments)
+    if out and out[0].kind == "sentence" and re.match(r"[a-z]+[ ,;.]", out[0].text):
+        out = out[1:]
+    if out and out[-1].kind == "sentence" and not re.search(r"[.!?:;)\]\"'`]$", out[-1].text):
+        out = out[:-1]
+    return [Segment(s.kind, s.text, s.context, i) for i, s in enumerate(out)]
 
 
-def _scores(query: str, sentences: list[str], similarity: Similarity | None) -> list[float]:
-    """Shared question words, plus the cosine to the question (a paraphrase shares few words)."""
-    q_terms = terms(query)
-    overlap = [len(terms(s) & q_terms) for s in sentences]
-    if similarity is None or not sentences:
-        return [float(o) for o in overlap]
-    cosines = similarity(query, sentences)
-    return [o + 2.0 * c for o, c in zip(overlap, cosines, strict=True)]
+def _cue(ask: Ask, segments: list[Segment], i: int, s_terms: set[str]) -> float:
+    """How much sentence i looks like the kind of answer asked, 0–1."""
+    text = segments[i].text
+    follows = segments[i + 1] if i + 1 < len(segments) else None
+    score = 0.3 if s_terms & ask.cues else 0.0
+    if ask.kind == "value":  # a number or a quoted value, not only the word "default"
+        score += 0.7 if re.search(r"\d|\"[^\"]+\"|`[^`]+`", text) else 0.0
+    elif ask.kind == "procedure":
+        lead_in = text.rstrip().endswith(":") and follows is not None and follows.kind == "code"
+        score += 0.7 if lead_in or _COMMANDISH.search(text) else 0.0
+    elif ask.kind == "definition":
+        opening = i == 0 or segments[i - 1].kind == "label"
+        score += 0.7 if opening else 0.0
+    elif ask.kind == "yesno":
+        score += 0.7 if re.search(r"\b(?:can|cannot|can't|not|only|must|supported|possible)\b", text, re.I) else 0.0
+    return min(score, 1.0)
 
 
-def payoff(chunk: Chunk, lead_in: str, following: Following | None) -> tuple[str, Chunk]:
-    """What a lead-in ending in ':' introduces: the lines after it, kept as lines, up to a blank line,
-    and the chunk they were read from (the next one when the lead-in ends its chunk)."""
-    words = tokens(lead_in)[-4:]
-    if not words:
-        return "", chunk
-    pattern = r"[\W_]+".join(re.escape(w) for w in words) + r"\W*:"
-    found = next(reversed(list(re.finditer(pattern, chunk.text, re.IGNORECASE))), None)  # the last one
-    rest = chunk.text[found.end():] if found else ""
-    source = chunk
-    if not rest.strip() and following is not None:
-        after = following(chunk)
-        if after is not None:
-            rest, source = after.text, after
+# Weights of the sentence score, chosen on the tuning sets (see README, "How answers are chosen").
+W_ASKED = 3.0  # the question's words the sentence says that its section does not already say
+W_TOPIC = 1.0  # share of the question's words met by the sentence or its section
+W_CUE = 1.0
+W_COSINE = 2.0
+SECTION_SAID = 0.25
+W_RANK = 0.6  # retrieval's order: first passage 0.6, second 0.3, third 0.2 …
+
+
+def pick(query: str, chunks: Sequence[Chunk], similarity: Similarity | None = None,
+         max_chunks: int = MAX_CHUNKS) -> Candidate | None:
+    """The sentence that best answers `query` over the first passages, with its passage."""
+    ask = read_question(query)
+    aliases = {a for c in chunks for a in product_aliases(c)} | {c.version.lower() for c in chunks}
+    asked = {t for t in ask.terms if t not in aliases} or set(ask.terms)
+    pool: list[tuple[Chunk, int, list[Segment], int, float]] = []
+    for rank, chunk in enumerate(chunks[:max_chunks]):
+        if chunk.similarity is not None and chunk.similarity < MIN_SIMILARITY:
+            continue
+        segments = _whole(read_passage(chunk))
+        for i, seg in enumerate(segments):
+            if not _quotable(seg):
+                continue
+            s_terms = terms(seg.text)
+            section = terms(" ".join(seg.context))
+            rest = asked - section  # what the question asks beyond what the section is about
+            # The question's words the sentence says; those its section already says count a quarter.
+            said = (len(rest & s_terms) + SECTION_SAID * len(asked & section & s_terms)) / len(asked) if asked else 0.0
+            topic = len(asked & (s_terms | section)) / len(asked) if asked else 0.0
+            base = (W_ASKED * said + W_TOPIC * topic + W_CUE * _cue(ask, segments, i, s_terms)
+                    + W_RANK / (rank + 1))
+            pool.append((chunk, rank, segments, i, base))
+    if not pool:
+        return None
+    if similarity is not None:
+        texts = [f"{seg[2][seg[3]].context[-1]}: {seg[2][seg[3]].text}" if seg[2][seg[3]].context
+                 else seg[2][seg[3]].text for seg in pool]
+        cosines = similarity(query, texts)
+        pool = [(c, r, s, i, b + W_COSINE * cos) for (c, r, s, i, b), cos in zip(pool, cosines, strict=True)]
+    chunk, rank, segments, i, score = max(pool, key=lambda p: (p[4], -p[1], -p[3]))
+    return Candidate(chunk, rank, segments, i, score)
+
+
+def excerpt(best: Candidate, query: str) -> tuple[list[Segment], str]:
+    """The best sentence and the neighbours it needs, inside its section; and the code it leads to."""
+    segments, i = best.segments, best.index
+    asked = terms(query)
+    span = [i]
+    words = len(segments[i].text.split())
+
+    def fits(j: int) -> bool:
+        return (0 <= j < len(segments) and segments[j].kind == "sentence"
+                and segments[j].context == segments[i].context
+                and words + len(segments[j].text.split()) <= MAX_EXCERPT_WORDS)
+
+    rest = asked - terms(" ".join(segments[i].context))
+    if _LEANS_BACK.match(segments[i].text) and fits(i - 1):
+        span.insert(0, i - 1)
+        words += len(segments[i - 1].text.split())
+    if fits(i + 1) and (terms(segments[i + 1].text) & rest or _LEANS_BACK.match(segments[i + 1].text)):
+        span.append(i + 1)  # the next sentence when it carries on what was asked
+    code = ""
+    last = segments[span[-1]]
+    if last.text.rstrip().endswith(":") and span[-1] + 1 < len(segments) and segments[span[-1] + 1].kind == "code":
+        code = _trim_code(segments[span[-1] + 1].text)
+    return [segments[k] for k in span], code
+
+
+def _trim_code(text: str) -> str:
     lines: list[str] = []
-    for line in rest.strip("\n").splitlines():
+    for line in text.splitlines():
+        lines.append(line.rstrip())
+        if len(lines) >= PAYOFF_LINES or sum(map(len, lines)) >= PAYOFF_CHARS:
+            break
+    return "\n".join(lines)
+
+
+def payoff(chunk: Chunk, following: Following | None) -> tuple[str, Chunk]:
+    """What a lead-in at the end of `chunk` introduces, read from the next chunk: its lines up to a
+    blank line, kept as lines, and that chunk."""
+    after = following(chunk) if following is not None else None
+    if after is None:
+        return "", chunk
+    lines: list[str] = []
+    for line in after.text.strip("\n").splitlines():
         if not line.strip() and lines:
             break
         if line.strip():
             lines.append(line.rstrip())
         if len(lines) >= PAYOFF_LINES or sum(map(len, lines)) >= PAYOFF_CHARS:
             break
-    return "\n".join(lines), source
+    return _trim_code("\n".join(lines)), after
+
+
+def source_line(chunk: Chunk, context: Sequence[str]) -> str:
+    """'From the HAProxy Configuration Manual (2.6), tune.bufsize <number>:' — where the quote stands."""
+    label = scope_label(chunk)
+    section = context[-1] if context else ""
+    title = label if label.lower().startswith("the ") else f"the {label}"
+    if not section or section.lower() in label.lower():
+        return f"From {title}:"
+    return f"From {title}, `{section}`:" if _COMMANDISH.search(section) else f"From {title}, {section}:"
+
+
+SOURCE_LINE = re.compile(r"^From (?:the )?[^\n]{1,400}:\n", re.M)
+"""The source line that opens a quotation (not a claim: the answer audit skips it)."""
+
+
+_ABBREVIATION = re.compile(r"(?:e\.g|i\.e|etc|vs|cf)\.?|\d+(?:\.\d+)*", re.I)
+
+
+def as_code(text: str) -> str:
+    """Principals, addresses and identifiers (`user@REALM`, `tune.bufsize`, `max_wal_senders`) shown as
+    code, so a Markdown renderer never turns them into links McDewey did not mean."""
+
+    def wrap(match: re.Match[str]) -> str:
+        lead, word, tail = match.group(1), match.group(2), match.group(3)
+        identifier = "@" in word or "_" in word.strip("_") or re.search(r"[A-Za-z]\.[A-Za-z]", word)
+        if not identifier or "`" in word or "://" in word or _ABBREVIATION.fullmatch(word):
+            return match.group(0)
+        return f"{lead}`{word}`{tail}"
+
+    return re.sub(r"(?<!\S)([(\"']?)(\S*?\w)([)\"',.;:!?]*)(?!\S)", wrap, text)
 
 
 def extractive_answer(
     query: str, chunks: Sequence[Chunk], *, similarity: Similarity | None = None,
     following: Following | None = None, max_chunks: int = MAX_CHUNKS,
 ) -> Attribution:
-    """The passages' own most relevant sentences, cited: the answer without (or despite) a model.
-
-    Passage by passage, best first. Choosing the best sentence over all three passages at once (rank
-    weighted, rarer question words weighted up) was measured on the three question sets and not kept:
-    the answer held the gold evidence for 14 of 40 held-out and 23 of 92 validation questions, against
-    15 and 25 this way."""
-    q_terms = terms(query)
-    picked: list[tuple[list[Chunk], str]] = []
-    said: list[str] = []  # consecutive chunks overlap: the same sentence is quoted once
-    first_score = 0.0
-    for chunk in chunks[:max_chunks]:
-        sentences = _quotable(chunk, said)
-        if not sentences:
-            continue
-        scores = _scores(query, sentences, similarity)
-        best = max(range(len(sentences)), key=lambda i: (scores[i], -i))
-        overlap = len(terms(sentences[best]) & q_terms)
-        if not picked:
-            first_score = scores[best]
-            span = [best]
-            after = best + 1
-            # Its neighbours too, when they hold a word of the question: the answer often starts a
-            # sentence earlier (the term) or ends a sentence later (the default). Measured on the
-            # three question sets, the answer then held the gold evidence for 14/32 dev, 20/40
-            # held-out, 33/92 validation questions (the next sentence alone, only when it added a new
-            # question word: 10, 15, 25), at 104 words instead of 83.
-            if after < len(sentences) and terms(sentences[after]) & q_terms:
-                span.append(after)
-            if best > 0 and terms(sentences[best - 1]) & q_terms:
-                span.insert(0, best - 1)
-            text = " ".join(sentences[i] for i in span)
-        elif (overlap == 0 or scores[best] < LATER_SHARE * first_score
-              or (chunk.product, chunk.version) != (picked[0][0][0].product, picked[0][0][0].version)):
-            continue
-        else:
-            text = sentences[best]
-        used = [chunk]
-        if text.endswith(":"):
-            more, source = payoff(chunk, text, following)
-            if not more:
-                continue  # a lead-in without what it leads to says nothing
-            text = f"{text}\n{more}"
-            if source is not chunk:  # the command is on the next passage: cite it too
-                used.append(source)
-        picked.append((used, text))
-        said.append(text)
+    """A short quotation of the passage that answers `query`, cited; empty when no passage may be quoted."""
+    best = pick(query, chunks, similarity, max_chunks)
+    if best is None:
+        return Attribution("", [])
+    span, code = excerpt(best, query)
     cited: list[Chunk] = []
-    lines: list[str] = []
-    for used, text in picked:
-        quoted = [used[0].cited_at(text.split("\n")[0]), *used[1:]]  # cite the page the sentence is on
-        lines.append(_cite(text, [cite(cited, c) for c in quoted]))
-    return Attribution(" ".join(lines), cited)
-
-
-def _cite(text: str, numbers: Sequence[int]) -> str:
-    """'Sentence [n].' — or, after a block of lines (a command), the markers on a line of their own."""
-    marks = "".join(f"[{n}]" for n in numbers)
-    if "\n" in text:
-        return f"{text}\n{marks}\n"
-    return f"{text.rstrip('.')} {marks}."
+    quote = " ".join(s.text for s in span)
+    marks = f"[{cite(cited, best.chunk.cited_at(span[0].text))}]"
+    if span[-1].text.rstrip().endswith(":") and not code:
+        code, source = payoff(best.chunk, following)
+        if code and source is not best.chunk:
+            marks += f"[{cite(cited, source)}]"
+        if not code and len(span) > 1:  # a lead-in without what it leads to says nothing
+            span = span[:-1]
+            quote = " ".join(s.text for s in span)
+    body = f"> {as_code(quote.rstrip('.').rstrip())} {marks}."
+    if quote.rstrip().endswith(":") and code:
+        body = f"> {as_code(quote.rstrip())} {marks}\n\n```\n{code}\n```"
+    return Attribution(f"{source_line(best.chunk, span[0].context)}\n{body}", cited)

@@ -110,12 +110,16 @@ def stream_answer(
         )
         return
 
-    if llm is None:
-        fallback = extractive_answer(query, chunks, similarity=similarity, following=following)
+    if llm is None:  # the default: the manual's own words, quoted with their source
+        quoted = extractive_answer(query, chunks, similarity=similarity, following=following)
+        if not quoted.citations:
+            closest = list(chunks[:3])
+            yield finish(query=query, answer=_decline_text(scope, closest), declined=True, passages=closest,
+                         scope=scope, note="Declined: no passage is close enough to the question to quote.")
+            return
         yield finish(
-            query=query, answer=_state_version(fallback.answer, fallback.citations, chunks, version_asked),
-            citations=fallback.citations, passages=list(chunks[:3]), scope=scope,
-            note="Retrieval-only mode (no language model configured): these are the passages' own words.",
+            query=query, answer=_state_version(quoted.answer, quoted.citations, chunks, version_asked),
+            citations=quoted.citations, passages=list(chunks[:3]), scope=scope,
         )
         return
 

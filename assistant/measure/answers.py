@@ -6,6 +6,8 @@ retrieval eval; the model `MCDEWEY_LLM` names). Figures:
 - `cited_gold`: share of answerable questions (those with a gold `source`) whose citations include a
   chunk at the gold place (`measure.retrieval.answers`: same file and, where given, page);
 - `gold_retrieved`: the same for what retrieval returned — the ceiling `cited_gold` can reach;
+- `evidence_held`: share of answerable questions with a gold `evidence` quote whose answer holds at least
+  70% of that quote's words (`holds_evidence`); `words_median` / `words_max`: the answers' length;
 - `declined_unanswerable`: share of unanswerable questions (no gold source) that were declined;
 - `wrongly_declined`: share of answerable questions that were declined;
 - `cited_unretrieved`: answers citing a chunk retrieval did not return, other than the next chunk of a
@@ -28,8 +30,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from assistant.answerer import Answerer, embedding_similarity
+from assistant.answering.extract import SOURCE_LINE
 from assistant.answering.results import AnswerResult
-from assistant.answering.text import MARKER, split_sentences
+from assistant.answering.text import MARKER, split_sentences, tokens
 from assistant.answering.verify import Similarity, verify
 from assistant.llm import LLMError
 from assistant.measure.retrieval import Question, answers
@@ -61,6 +64,8 @@ def verified_share(result: AnswerResult, similarity: Similarity) -> float | None
     if result.declined:
         return None
     text = re.sub(r"^According to the [^:]{1,200}: ", "", result.answer)
+    text = re.sub(r"^> ?", "", SOURCE_LINE.sub("", text), flags=re.M)  # a quotation's source line is no claim
+    text = re.sub(r"```.*?```", " ", text, flags=re.S)  # nor is the command it quotes after its marker
     shown = ok = 0
     for segment in re.finditer(r"(.+?)\s*((?:\[\d{1,3}\])+)\.?", text, re.DOTALL):
         cited = [result.citations[int(n) - 1].text for n in MARKER.findall(segment.group(2))
@@ -69,6 +74,16 @@ def verified_share(result: AnswerResult, similarity: Similarity) -> float | None
             shown += 1
             ok += any(verify(sentence, passage, similarity).ok for passage in cited)
     return round(ok / shown, 3) if shown else None
+
+
+EVIDENCE_SHARE = 0.7  # an answer "holds the evidence" when it has this share of the gold quote's words
+
+
+def holds_evidence(answer: str, evidence: str | None) -> bool:
+    """Whether `answer` holds at least EVIDENCE_SHARE of the distinct words of the gold `evidence` quote:
+    a proxy for "the answer says it" that tracked a human read-through (15 of 40 vs 14 correct)."""
+    wanted = set(tokens(evidence or ""))
+    return bool(wanted) and len(wanted & set(tokens(answer))) >= EVIDENCE_SHARE * len(wanted)
 
 
 def evaluate_question(service: LibraryService, q: Question, top_k: int | None = None) -> dict[str, Any]:
@@ -85,6 +100,8 @@ def evaluate_question(service: LibraryService, q: Question, top_k: int | None = 
         "declined": result.declined,
         "cited_gold": answerable and any(answers(c, q) for c in result.citations),
         "gold_retrieved": answerable and any(answers(c, q) for c in retrieved),
+        "evidence_held": answerable and not result.declined and holds_evidence(result.answer, q.evidence),
+        "words": len(result.answer.split()),
         "citations": len(result.citations),
         # A lead-in's payoff may be read from the chunk after a retrieved one (`extract.payoff`): that
         # continuation is not an invented citation; anything else retrieval did not return is.
@@ -138,6 +155,7 @@ def evaluate_answers(
     answerable = [r for r in rows if r["answerable"]]
     audited = [r for r in rows if r["verified"] is not None]
     unanswerable = [r for r in rows if not r["answerable"]]
+    with_evidence = [r for r, q in zip(rows, questions, strict=True) if r["answerable"] and q.evidence]
     first_tokens = [r["first_token_s"] for r in rows if r["first_token_s"] is not None]
     totals = [r["total_s"] for r in rows if not r["declined"]]  # a decline costs a search, nothing more
     return {
@@ -147,6 +165,9 @@ def evaluate_answers(
         "unanswerable": len(unanswerable),
         "cited_gold": _share(sum(r["cited_gold"] for r in answerable), len(answerable)),
         "gold_retrieved": _share(sum(r["gold_retrieved"] for r in answerable), len(answerable)),
+        "evidence_held": _share(sum(r["evidence_held"] for r in with_evidence), len(with_evidence)),
+        "words_median": median([r["words"] for r in rows if not r["declined"]]) if totals else None,
+        "words_max": max((r["words"] for r in rows if not r["declined"]), default=None),
         "declined_unanswerable": _share(sum(r["declined"] for r in unanswerable), len(unanswerable)),
         "wrongly_declined": _share(sum(r["declined"] for r in answerable), len(answerable)),
         "cited_unretrieved": sum(r["cited_unretrieved"] for r in rows),

@@ -57,6 +57,7 @@ from assistant.surfaces.chat_render import listed_chunks, md_escape, render_answ
 from assistant.surfaces.files import library_file, markdown_pages  # noqa: E402
 from assistant.surfaces.links import is_markdown  # noqa: E402
 from assistant.surfaces.passage import body_text, chunk_pages, line_breaks, reflow  # noqa: E402
+from assistant.surfaces.welcome import examples_for, examples_text  # noqa: E402
 
 if TYPE_CHECKING:
     from assistant.service import LibraryListing, LibraryService
@@ -175,13 +176,15 @@ def library_summary(listing: LibraryListing) -> str:
             + "; ".join(shown) + more + ".")
 
 
-def welcome_text(listing: LibraryListing | None) -> str:
-    """chainlit.md (the project's welcome text), followed by what this library holds right now."""
+def welcome_text(listing: LibraryListing | None, examples: str = "") -> str:
+    """chainlit.md (the project's welcome text), then what this library holds right now and questions
+    its own manuals answer (`welcome`)."""
     try:
         text = WELCOME_FILE.read_text(encoding="utf-8").strip()
     except OSError:
         text = "# McDewey\n\nAsk a question about the manuals in this library; answers cite their pages."
-    return text if listing is None else f"{text}\n\n{library_summary(listing)}"
+    parts = [text] + ([library_summary(listing)] if listing is not None else []) + ([examples] if examples else [])
+    return "\n\n".join(parts)
 
 
 # --- login (only when MCDEWEY_API_TOKEN is set) ---------------------------------------------------
@@ -239,7 +242,10 @@ async def start() -> None:
     choices = cl.user_session.get("choices") or {}
     cl.user_session.set("filters", (None, None, top_k))
     await cl.ChatSettings(settings_widgets(choices, top_k=top_k)).send()
-    await cl.Message(content=welcome_text(listing)).send()
+    examples = ""
+    if listing is not None and listing.chunks:
+        examples = examples_text(await cl.make_async(examples_for)(current_service(), current_answerer()))
+    await cl.Message(content=welcome_text(listing, examples)).send()
 
 
 @cl.on_settings_update
