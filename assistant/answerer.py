@@ -39,6 +39,7 @@ log = logging.getLogger("mcdewey.ask")
 MAX_HISTORY_MESSAGES = 20  # more than a follow-up needs; condensing reads the last few only
 MAX_HISTORY_CHARS = 4000  # per message: an answer with its citations fits easily
 MAX_ASK_TOP_K = 20
+MAX_NAMED_PRODUCTS = 12  # a decline names at most this many products it searched
 
 
 # --- the model: one per process -------------------------------------------------------------------
@@ -120,6 +121,7 @@ class Answerer:
             question, search=self._search, llm=self.model, history=turns,
             product=product or None, version=version or None, top_k=k,
             similarity=embedding_similarity(self.service.index.embedder), following=self._following,
+            holdings=self._holdings(),
         ))
 
     def ask(
@@ -172,6 +174,18 @@ class Answerer:
         thread = threading.Thread(target=run, name="mcdewey-llm-warm-up", daemon=True)
         thread.start()
         return thread
+
+    def _holdings(self) -> str:
+        """'bind9 9.18, haproxy 2.6, …': the products and versions a decline says it searched (kept
+        until the next ingest publishes)."""
+
+        def build(_catalog: object) -> str:
+            listing = self.service.list_library()
+            held = sorted(f"{p.product} {', '.join(v.version for v in p.versions)}"
+                          for vendor in listing.vendors for p in vendor.products)
+            return ", ".join(held[:MAX_NAMED_PRODUCTS]) + (", …" if len(held) > MAX_NAMED_PRODUCTS else "")
+
+        return str(self.service.index.derived("holdings", build))
 
     def _search(self, query: str, top_k: int, product: str | None, version: str | None) -> list[Chunk]:
         return self.service.search(query, top_k, product, version)

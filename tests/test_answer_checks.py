@@ -94,9 +94,11 @@ def test_a_lead_in_keeps_its_command_from_the_next_chunk_with_its_lines() -> Non
     following = {LEAD_IN.chunk_id: PAYOFF}
     result = extractive_answer("How do I disable TLS globally?", [LEAD_IN],
                                following=lambda c: following.get(c.chunk_id))
-    assert "run the following command:\npostconf -e 'smtpd_tls_security_level = none'\npostfix reload" in result.answer
+    # the command is quoted as code, line by line, after the lead-in that introduces it
+    assert ("run the following command: [1][2]\n\n```\npostconf -e 'smtpd_tls_security_level = none'\n"
+            "postfix reload\n```") in result.answer
     assert "takes effect" not in result.answer  # the payoff ends at the blank line
-    assert result.citations == [LEAD_IN, PAYOFF] and "[1][2]" in result.answer  # the command's own page
+    assert result.citations == [LEAD_IN, PAYOFF]  # the command's own page too
     without = extractive_answer("How do I disable TLS globally?", [LEAD_IN], following=lambda c: None)
     assert "following command" not in without.answer  # a lead-in that leads nowhere is not quoted
 

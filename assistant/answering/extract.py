@@ -42,6 +42,15 @@ from indexing.chunk import Chunk
 Following = Callable[[Chunk], Chunk | None]
 """The chunk after this one in its document, or None."""
 
+MAX_TRIED = 12  # sentences tried in turn (a lead-in whose command cannot be found, a second excerpt)
+MAX_EXCERPTS = 3
+# Sentences whose meaning is compared with the question (the embedding model's cost, ~5 ms a sentence
+# here): the best by words; a sentence outside them cannot outscore them by meaning alone.
+MAX_ENCODED = 16
+SECOND_SHARE = 0.6
+# The whole answer, source lines and markers included: 1.4 times the median answer before quotations
+# (94-105 words on the dev, held-out and validation sets), so no answer is longer than 1.5 times it.
+MAX_ANSWER_WORDS = 140
 MAX_CHUNKS = 5  # passages whose sentences compete (hit@5 is where retrieval finds most answers)
 MIN_PROSE = 0.6  # share of a sentence's tokens that are words: below it is a listing, not a sentence
 MAX_EXCERPT_WORDS = 90  # the excerpt's prose; the best sentence alone may be longer
@@ -52,6 +61,8 @@ PAYOFF_LINES = 8
 MIN_SIMILARITY = 0.2
 _LEANS_BACK = re.compile(r"^(?:it|its|this|that|these|those|they|their|such|otherwise|however|also|"
                          r"in this case|for example|then)\b", re.I)
+# A number standing alone ("16384", "(88)", "128MB", "1.5"; not the 5 of "krb5kdc"), or a quoted value.
+_VALUE = re.compile(r"(?<![\w.])\d[\d.,]*[A-Za-z]{0,3}(?!\w)|\"[^\"]+\"|`[^`]+`")
 _COMMANDISH = re.compile(r"`[^`]+`|(?<![\w-])--?[A-Za-z][\w-]*|\b[a-z][\w.-]*\s+<[^>]+>|\$\(|\b\w+_\w+\b")
 
 
@@ -90,8 +101,9 @@ def _cue(ask: Ask, segments: list[Segment], i: int, s_terms: set[str]) -> float:
     text = segments[i].text
     follows = segments[i + 1] if i + 1 < len(segments) else None
     score = 0.3 if s_terms & ask.cues else 0.0
-    if ask.kind == "value":  # a number or a quoted value, not only the word "default"
-        score += 0.7 if re.search(r"\d|\"[^\"]+\"|`[^`]+`", text) else 0.0
+    if ask.kind == "value":  # a number or a quoted value; "defaults to", "the default is" a little less
+        score += 0.7 if _VALUE.search(text) else (
+            0.4 if re.search(r"\bdefaults? (?:is|to|value|setting)\b", text, re.I) else 0.0)
     elif ask.kind == "procedure":
         lead_in = text.rstrip().endswith(":") and follows is not None and follows.kind == "code"
         score += 0.7 if lead_in or _COMMANDISH.search(text) else 0.0
@@ -109,14 +121,14 @@ W_TOPIC = 1.0  # share of the question's words met by the sentence or its sectio
 W_CUE = 1.0
 W_COSINE = 2.0
 SECTION_SAID = 0.25
-W_RANK = 0.6  # retrieval's order: first passage 0.6, second 0.3, third 0.2 …
+W_RANK = 1.2
 
 
-def pick(query: str, chunks: Sequence[Chunk], similarity: Similarity | None = None,
-         max_chunks: int = MAX_CHUNKS) -> Candidate | None:
-    """The sentence that best answers `query` over the first passages, with its passage."""
+def ranked(query: str, chunks: Sequence[Chunk], similarity: Similarity | None = None,
+           max_chunks: int = MAX_CHUNKS) -> list[Candidate]:
+    """The sentences of the first passages, best answer to `query` first, each with its passage."""
     ask = read_question(query)
-    aliases = {a for c in chunks for a in product_aliases(c)} | {c.version.lower() for c in chunks}
+    aliases = terms(" ".join({a for c in chunks for a in product_aliases(c)})) | {c.version.lower() for c in chunks}
     asked = {t for t in ask.terms if t not in aliases} or set(ask.terms)
     pool: list[tuple[Chunk, int, list[Segment], int, float]] = []
     for rank, chunk in enumerate(chunks[:max_chunks]):
@@ -136,14 +148,16 @@ def pick(query: str, chunks: Sequence[Chunk], similarity: Similarity | None = No
                     + W_RANK / (rank + 1))
             pool.append((chunk, rank, segments, i, base))
     if not pool:
-        return None
-    if similarity is not None:
+        return []
+    if similarity is not None:  # the meaning, for the sentences the words put in contention
+        pool.sort(key=lambda p: -p[4])
+        pool = pool[:MAX_ENCODED]
         texts = [f"{seg[2][seg[3]].context[-1]}: {seg[2][seg[3]].text}" if seg[2][seg[3]].context
                  else seg[2][seg[3]].text for seg in pool]
         cosines = similarity(query, texts)
         pool = [(c, r, s, i, b + W_COSINE * cos) for (c, r, s, i, b), cos in zip(pool, cosines, strict=True)]
-    chunk, rank, segments, i, score = max(pool, key=lambda p: (p[4], -p[1], -p[3]))
-    return Candidate(chunk, rank, segments, i, score)
+    pool.sort(key=lambda p: (-p[4], p[1], p[3]))
+    return [Candidate(chunk, rank, segments, i, score) for chunk, rank, segments, i, score in pool]
 
 
 def excerpt(best: Candidate, query: str) -> tuple[list[Segment], str]:
@@ -159,8 +173,8 @@ def excerpt(best: Candidate, query: str) -> tuple[list[Segment], str]:
                 and words + len(segments[j].text.split()) <= MAX_EXCERPT_WORDS)
 
     rest = asked - terms(" ".join(segments[i].context))
-    if _LEANS_BACK.match(segments[i].text) and fits(i - 1):
-        span.insert(0, i - 1)
+    if fits(i - 1) and (_LEANS_BACK.match(segments[i].text) or terms(segments[i - 1].text) & rest):
+        span.insert(0, i - 1)  # the sentence it leans on, or the one before that carries the ask too
         words += len(segments[i - 1].text.split())
     if fits(i + 1) and (terms(segments[i + 1].text) & rest or _LEANS_BACK.match(segments[i + 1].text)):
         span.append(i + 1)  # the next sentence when it carries on what was asked
@@ -228,26 +242,59 @@ def as_code(text: str) -> str:
     return re.sub(r"(?<!\S)([(\"']?)(\S*?\w)([)\"',.;:!?]*)(?!\S)", wrap, text)
 
 
+def _overlaps(a: Candidate, span: list[Segment], b: Candidate) -> bool:
+    """b's sentence is already quoted (the same sentence of the same or an overlapping chunk)."""
+    said = " ".join(tokens(" ".join(s.text for s in span)))
+    return " ".join(tokens(b.segments[b.index].text)) in said
+
+
 def extractive_answer(
     query: str, chunks: Sequence[Chunk], *, similarity: Similarity | None = None,
     following: Following | None = None, max_chunks: int = MAX_CHUNKS,
 ) -> Attribution:
-    """A short quotation of the passage that answers `query`, cited; empty when no passage may be quoted."""
-    best = pick(query, chunks, similarity, max_chunks)
-    if best is None:
-        return Attribution("", [])
-    span, code = excerpt(best, query)
+    """A short quotation of the passage that answers `query`, cited, and a second excerpt when another
+    passage of the same manual answers nearly as well; empty when no passage may be quoted."""
     cited: list[Chunk] = []
+    parts: list[str] = []
+    quoted: list[tuple[Candidate, list[Segment]]] = []
+    words = 0
+    candidates = ranked(query, chunks, similarity, max_chunks)
+    for best in candidates[:MAX_TRIED]:
+        if quoted:
+            first = quoted[0][0]
+            if (best.score < SECOND_SHARE * first.score or len(quoted) >= MAX_EXCERPTS
+                    or (best.chunk.product, best.chunk.version) != (first.chunk.product, first.chunk.version)
+                    or any(_overlaps(c, sp, best) for c, sp in quoted)):
+                continue
+        span, code = excerpt(best, query)
+        said = " ".join(tokens(" ".join(x.text for _, sp in quoted for x in sp)))
+        span = [x for x in span if x is best.segments[best.index] or " ".join(tokens(x.text)) not in said]
+        marks = f"[{cite(cited, best.chunk.cited_at(span[0].text))}]"
+        if span[-1].text.rstrip().endswith(":") and not code:
+            code, source = payoff(best.chunk, following)
+            if code and source is not best.chunk:
+                marks += f"[{cite(cited, source)}]"
+            if not code and len(span) > 1:  # a lead-in without what it leads to says nothing
+                span = span[:-1]
+            elif not code:
+                continue  # ... nor does a lead-in alone: the next best sentence answers
+        same_section = bool(quoted) and quoted[-1][1][0].context == span[0].context \
+            and quoted[-1][0].chunk.source == best.chunk.source
+        part = _render(best, span, code, marks, with_source=not same_section)
+        while len(span) > 1 and words + len(part.split()) > MAX_ANSWER_WORDS:  # the neighbours go first
+            span = span[1:] if span[0] is not best.segments[best.index] else span[:-1]
+            part = _render(best, span, code, marks, with_source=not same_section)
+        if quoted and words + len(part.split()) > MAX_ANSWER_WORDS:
+            continue
+        words += len(part.split())
+        parts.append(part)
+        quoted.append((best, span))
+    return Attribution("\n".join(parts), cited)
+
+
+def _render(best: Candidate, span: list[Segment], code: str, marks: str, with_source: bool = True) -> str:
     quote = " ".join(s.text for s in span)
-    marks = f"[{cite(cited, best.chunk.cited_at(span[0].text))}]"
-    if span[-1].text.rstrip().endswith(":") and not code:
-        code, source = payoff(best.chunk, following)
-        if code and source is not best.chunk:
-            marks += f"[{cite(cited, source)}]"
-        if not code and len(span) > 1:  # a lead-in without what it leads to says nothing
-            span = span[:-1]
-            quote = " ".join(s.text for s in span)
     body = f"> {as_code(quote.rstrip('.').rstrip())} {marks}."
     if quote.rstrip().endswith(":") and code:
         body = f"> {as_code(quote.rstrip())} {marks}\n\n```\n{code}\n```"
-    return Attribution(f"{source_line(best.chunk, span[0].context)}\n{body}", cited)
+    return f"{source_line(best.chunk, span[0].context)}\n{body}" if with_source else f">\n{body}"

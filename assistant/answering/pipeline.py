@@ -72,8 +72,12 @@ def stream_answer(
     policy: GroundingPolicy | None = None,
     similarity: Similarity | None = None,
     following: Following | None = None,
+    holdings: str = "",
 ) -> Iterator[AnswerEvent]:
-    """Answer `question` from the library, yielding Retrieved, then Delta*, then one Final."""
+    """Answer `question` from the library, yielding Retrieved, then Delta*, then one Final.
+
+    `holdings` names what the whole library holds ("bind9 9.18, haproxy 2.6, …"): a decline says where
+    it looked."""
     started = time.monotonic()
     timings = Timings()
     llm_name = llm.name if llm is not None else None
@@ -98,6 +102,7 @@ def stream_answer(
     scope_product = product or (named[0] if named else None)
     scope_version = version or (named[1] if named else None)
     scope = describe_scope(scope_product, scope_version, chunks)
+    searched = f"{scope} ({holdings})" if holdings and not (scope_product or scope_version) else scope
     yield Retrieved(query, list(chunks))
 
     # (c) does the library hold an answer?
@@ -105,7 +110,7 @@ def stream_answer(
     if not verdict.answerable:
         closest = list((chunks or first_found)[:3])
         yield finish(
-            query=query, answer=_decline_text(scope, closest), declined=True, passages=closest, scope=scope,
+            query=query, answer=_decline_text(searched, closest), declined=True, passages=closest, scope=scope,
             note=f"Declined: {verdict.reason}.",
         )
         return
@@ -114,7 +119,7 @@ def stream_answer(
         quoted = extractive_answer(query, chunks, similarity=similarity, following=following)
         if not quoted.citations:
             closest = list(chunks[:3])
-            yield finish(query=query, answer=_decline_text(scope, closest), declined=True, passages=closest,
+            yield finish(query=query, answer=_decline_text(searched, closest), declined=True, passages=closest,
                          scope=scope, note="Declined: no passage is close enough to the question to quote.")
             return
         yield finish(
@@ -167,6 +172,10 @@ def stream_answer(
         result = extractive_answer(query, chunks, similarity=similarity, following=following)
         result.dropped = dropped
         passages = list(chunks[:3])
+        if not result.citations:  # nothing the model wrote holds, and no passage is close enough to quote
+            yield finish(query=query, answer=_decline_text(searched, passages), declined=True, passages=passages,
+                         scope=scope, note=note, dropped=dropped)
+            return
         if note is None and raw.strip():
             note = "The model's answer could not be tied to the passages, so these are the passages' own words."
         elif note is not None and raw.strip():
