@@ -44,6 +44,7 @@ Following = Callable[[Chunk], Chunk | None]
 
 MAX_TRIED = 12  # sentences tried in turn (a lead-in whose command cannot be found, a second excerpt)
 MAX_EXCERPTS = 3
+REPEATED_SHARE = 0.8  # a sentence with this share of its words already quoted is not quoted again
 # Sentences whose meaning is compared with the question (the embedding model's cost, ~5 ms a sentence
 # here): the best by words; a sentence outside them cannot outscore them by meaning alone.
 MAX_ENCODED = 16
@@ -242,10 +243,16 @@ def as_code(text: str) -> str:
     return re.sub(r"(?<!\S)([(\"']?)(\S*?\w)([)\"',.;:!?]*)(?!\S)", wrap, text)
 
 
+def _said(text: str, quoted: str) -> bool:
+    """Most of `text`'s words are already quoted (overlapping chunks cut the same sentence differently)."""
+    words = tokens(text)
+    quoted_words = set(tokens(quoted))
+    return bool(words) and sum(w in quoted_words for w in words) >= REPEATED_SHARE * len(words)
+
+
 def _overlaps(a: Candidate, span: list[Segment], b: Candidate) -> bool:
     """b's sentence is already quoted (the same sentence of the same or an overlapping chunk)."""
-    said = " ".join(tokens(" ".join(s.text for s in span)))
-    return " ".join(tokens(b.segments[b.index].text)) in said
+    return _said(b.segments[b.index].text, " ".join(s.text for s in span))
 
 
 def extractive_answer(
@@ -267,8 +274,8 @@ def extractive_answer(
                     or any(_overlaps(c, sp, best) for c, sp in quoted)):
                 continue
         span, code = excerpt(best, query)
-        said = " ".join(tokens(" ".join(x.text for _, sp in quoted for x in sp)))
-        span = [x for x in span if x is best.segments[best.index] or " ".join(tokens(x.text)) not in said]
+        said = " ".join(x.text for _, sp in quoted for x in sp)
+        span = [x for x in span if x is best.segments[best.index] or not _said(x.text, said)]
         marks = f"[{cite(cited, best.chunk.cited_at(span[0].text))}]"
         if span[-1].text.rstrip().endswith(":") and not code:
             code, source = payoff(best.chunk, following)

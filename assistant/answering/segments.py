@@ -65,15 +65,20 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
 
-def _is_label(line: str, following: str | None) -> bool:
-    """A short line without an end mark, followed by a line that starts a sentence, whose last word is
-    not one a sentence would continue from ("If an" / "HTTP request…" is one broken sentence)."""
+def _is_label(line: str, following: str | None, trail: tuple[str, ...]) -> bool:
+    """A heading of the trail repeated in the text, or a short line without an end mark followed by a
+    line that starts a sentence or another term, whose last word is not one a sentence would continue
+    from ("If an" / "HTTP request…" is one broken sentence)."""
+    stripped = " ".join(line.split())
+    if any(stripped == " ".join(h.split()) for h in trail):
+        return True
     words = tokens(line)
-    if not words or len(words) > LABEL_MAX_WORDS or _END.search(line.strip()):
+    if not words or len(words) > LABEL_MAX_WORDS or _END.search(stripped):
         return False
     if words[-1] in STOP_WORDS and not line.rstrip().endswith((")", ">", "]")):
         return False
-    return following is None or bool(re.match(r"\s*[A-Z(\[\"'`]", following))
+    starts = following is None or bool(re.match(r"\s*(?:[A-Z(\[\"'`]|[a-z]\w*[_.]\w)", following))
+    return starts or bool(following and len(tokens(following)) <= LABEL_MAX_WORDS and not _END.search(following.strip()))
 
 
 def _is_code(line: str, base: int, after_lead_in: bool) -> bool:
@@ -135,7 +140,7 @@ def read_passage(chunk: Chunk) -> list[Segment]:
         if _ITEM.match(line) or (prose and _indent(line) < prose_indent):
             flush_prose()  # an option, a list item or an outdented line (a text manual's keyword) starts anew
         sentence_ended = not prose or _END.search(prose[-1].strip())
-        if sentence_ended and _is_label(line, following) and not any(line.strip() == h.strip() for h in trail[:-1]):
+        if sentence_ended and _is_label(line, following, trail):
             flush_prose()
             label = clean(line)
             if label and label not in trail:
