@@ -26,7 +26,7 @@ from assistant.answerer import Answerer
 from assistant.errors import McDeweyError
 from assistant.service import LibraryService
 from assistant.settings import Settings
-from assistant.surfaces import chat_root
+from assistant.surfaces import chat_root, listen
 from assistant.surfaces.access import LOGIN_PATH, AccessMiddleware, login_router
 from assistant.surfaces.api import api_router, ask_router
 from assistant.surfaces.mcp_tools import build_mcp
@@ -235,10 +235,11 @@ def exposure_warning(settings: Settings) -> str | None:
 def serve(settings: Settings) -> None:
     """Run the app with uvicorn on settings.host:settings.port (127.0.0.1 unless told otherwise)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    sock = listen.bind(settings.host, settings.port)  # a busy port stops here (PortBusy), before the app loads
     warning = exposure_warning(settings)
     if warning:
         log.warning(warning)
     app = create_app(settings)
     base = settings.base_url()
     log.info("McDewey at %s/ · MCP endpoint %s/mcp · REST %s/api · chat %s%s", base, base, base, base, CHAT_PATH)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[sock])
