@@ -24,7 +24,14 @@ def _settings(args: argparse.Namespace) -> Settings:
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
-    return Settings(**overrides)
+    settings = Settings(**overrides)
+    if "library" not in settings.model_fields_set:  # the library the data directory holds, else the demo
+        from indexing.library_owner import recorded_library
+
+        recorded = recorded_library(settings.data)
+        if recorded is not None:
+            settings = settings.model_copy(update={"library": recorded})
+    return settings
 
 
 def _progress(as_json: bool) -> tuple[Callable[[IngestProgress], None], Callable[[], None]]:
@@ -171,9 +178,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from assistant.surfaces.listen import PortBusy
     from assistant.surfaces.server import serve
+    from indexing.library_owner import recorded_library, refusal
 
+    settings = _settings(args)
+    recorded = recorded_library(settings.data)
+    if recorded is not None and recorded != settings.library.resolve():
+        print(f"mcdewey serve: {refusal(settings.data, recorded, settings.library.resolve())}", file=sys.stderr)
+        return 2
     try:
-        serve(_settings(args))
+        serve(settings)
     except PortBusy as exc:
         print(f"mcdewey serve: {exc}", file=sys.stderr)
         return 3
