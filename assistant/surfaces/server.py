@@ -18,6 +18,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette._utils import get_route_path
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,6 +31,7 @@ from assistant.surfaces import chat_root, listen
 from assistant.surfaces.access import LOGIN_PATH, AccessMiddleware, login_router
 from assistant.surfaces.api import api_router, ask_router
 from assistant.surfaces.mcp_tools import build_mcp
+from assistant.surfaces.prefix import PrefixMiddleware, path_prefix
 from assistant.surfaces.web import STATIC, error_page, web_router
 
 log = logging.getLogger("mcdewey.server")
@@ -94,7 +96,7 @@ class BodyLimitMiddleware:
 
 # --- errors ---------------------------------------------------------------------------------------
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith(API_PATHS) or "text/html" not in request.headers.get("accept", "")
+    return get_route_path(request.scope).startswith(API_PATHS) or "text/html" not in request.headers.get("accept", "")
 
 
 def _error(request: Request, status: int, reason: str, headers: dict[str, str] | None = None) -> Response:
@@ -204,6 +206,10 @@ def create_app(settings: Settings, service: LibraryService | None = None) -> Fas
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     if settings.api_token:
         app.add_middleware(AccessMiddleware, token=settings.api_token)  # outermost: before any body
+    prefix = path_prefix(settings.public_url)
+    if prefix:  # behind a proxy under a path: ASGI's root_path (the chat reads it when mounted)
+        app.root_path = prefix
+        app.add_middleware(PrefixMiddleware, prefix=prefix)  # outermost: every layer sees the full path
     if settings.chat:
         mount_chat(app)
     return app
