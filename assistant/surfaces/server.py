@@ -248,4 +248,5 @@ def serve(settings: Settings) -> None:
     app = create_app(settings)
     base = settings.base_url()
     log.info("McDewey at %s/ · MCP endpoint %s/mcp · REST %s/api · chat %s%s", base, base, base, base, CHAT_PATH)
-    uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[sock])
+    # uvicorn serves the socket bound above (`fd`: it takes it as it is, whatever its family)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", fd=sock.fileno())
