@@ -17,6 +17,7 @@ from reverse_proxy import nginx
 from served import mcdewey_serve
 
 PREFIX = "/mcdewey"
+TOKEN = "proxy-t0ken"
 WAIT_MS = 60_000
 # A proxy that strips the prefix (the usual `proxy_pass http://app/;`), websockets passed on (the chat).
 PROXY = """map $http_upgrade $connection_upgrade { default upgrade; '' close; }
@@ -117,3 +118,29 @@ def test_the_chat_answers_through_the_proxy(proxied: tuple[str, str], browser: A
     assert "UmssMtaBadMail" in answer.inner_text()
     link = answer.locator("a", has_text="in context").first.get_attribute("href") or ""
     assert link.startswith(f"{public}/docs/"), link
+
+
+@pytest.fixture(scope="module")
+def proxied_with_token(library: Path, indexed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    work = tmp_path_factory.mktemp("proxy-token")
+    app_port = free_port()
+    with nginx(work / "nginx", PROXY.replace("APP", str(app_port))) as port:
+        public = f"http://127.0.0.1:{port}{PREFIX}"
+        with mcdewey_serve(work / "app", app_port, "--library", str(library), "--data", str(indexed),
+                           llm="none", public_url=public, api_token=TOKEN):
+            yield public
+
+
+def test_the_one_sign_in_works_under_the_prefix(proxied_with_token: str) -> None:
+    public = proxied_with_token
+    with httpx.Client(timeout=60, headers={"accept": "text/html"}) as client:
+        refused = client.get(f"{public}/chat")
+        assert refused.status_code == 303
+        assert refused.headers["location"] == f"{PREFIX}/login?next=%2Fmcdewey%2Fchat"
+        form = client.get(f"{public}/login", params={"next": f"{PREFIX}/chat"})
+        assert f'action="{PREFIX}/login"' in form.text
+        signed_in = client.post(f"{public}/login", data={"token": TOKEN, "next": f"{PREFIX}/chat"})
+        assert signed_in.status_code == 303 and signed_in.headers["location"] == f"{PREFIX}/chat"
+        chat = client.get(f"{public}/chat/")
+        assert chat.status_code == 200 and f'content="{PREFIX}/chat"' in chat.text  # Chainlit's root path
+        assert client.get(f"{public}/").status_code == 200  # the same sign-in opens the pages
