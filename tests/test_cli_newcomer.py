@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -54,8 +55,6 @@ def test_ask_with_doc_top_k_and_llm_answers_from_that_document_only(
     argv = ["ask", "How do I back up the configuration before upgrading?", "--library", str(library),
             "--data", str(indexed), "--llm", "none", "--top-k", "2", "--doc", "release-notes", "--json"]
     assert cli.main(argv) == 0
-    import json
-
     answer = json.loads(capsys.readouterr().out)
     sources = {p["source"] for p in answer["passages"]}
     assert sources and all("/release-notes/" in s for s in sources), sources

@@ -26,10 +26,10 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette._utils import get_route_path
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from assistant.surfaces.prefix import route_path
 from assistant.surfaces.web import render
 
 COOKIE = "mcdewey_session"
@@ -94,7 +94,7 @@ class AccessMiddleware:
             await self.app(scope, receive, send)
             return
         scope[AUTHORIZED] = allowed = self.authorized(scope)
-        if allowed or is_public(get_route_path(scope)):  # the path under a proxy's prefix (root_path)
+        if allowed or is_public(route_path(scope)):  # the path under a proxy's prefix (root_path)
             await self.app(scope, receive, send)
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})

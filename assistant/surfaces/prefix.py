@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from starlette._utils import get_route_path
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,6 +21,14 @@ _ROOT_ABSOLUTE = re.compile(rb'(\s(?:href|src|action)=")/(?!/)')
 # Responses under these paths are not our pages: originals from the library, the chat (Chainlit
 # prefixes its own page), FastAPI's API docs (it reads root_path itself).
 _NOT_OUR_PAGES = ("/files/", "/chat", "/api/")
+
+
+def route_path(scope: Scope) -> str:
+    """The path below the prefix ('/search' for '/mcdewey/search' under root_path '/mcdewey'): what the
+    app's routes and rules (access, error format) are written against."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return (path[len(root):] or "/") if root and (path == root or path.startswith(root + "/")) else path
 
 
 def path_prefix(public_url: str | None) -> str:
@@ -54,7 +61,7 @@ class PrefixMiddleware:
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
             return
-        ours = scope["method"] != "HEAD" and not get_route_path(scope).startswith(_NOT_OUR_PAGES)
+        ours = scope["method"] != "HEAD" and not route_path(scope).startswith(_NOT_OUR_PAGES)
         start: Message | None = None
         body: list[bytes] = []
 

@@ -18,7 +18,6 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette._utils import get_route_path
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,7 +30,7 @@ from assistant.surfaces import chat_root, listen
 from assistant.surfaces.access import LOGIN_PATH, AccessMiddleware, login_router
 from assistant.surfaces.api import api_router, ask_router
 from assistant.surfaces.mcp_tools import build_mcp
-from assistant.surfaces.prefix import PrefixMiddleware, path_prefix
+from assistant.surfaces.prefix import PrefixMiddleware, path_prefix, route_path
 from assistant.surfaces.web import STATIC, error_page, web_router
 
 log = logging.getLogger("mcdewey.server")
@@ -96,7 +95,7 @@ class BodyLimitMiddleware:
 
 # --- errors ---------------------------------------------------------------------------------------
 def _wants_json(request: Request) -> bool:
-    return get_route_path(request.scope).startswith(API_PATHS) or "text/html" not in request.headers.get("accept", "")
+    return route_path(request.scope).startswith(API_PATHS) or "text/html" not in request.headers.get("accept", "")
 
 
 def _error(request: Request, status: int, reason: str, headers: dict[str, str] | None = None) -> Response:
