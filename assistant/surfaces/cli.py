@@ -176,8 +176,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from assistant.surfaces.listen import PortBusy
-    from assistant.surfaces.server import serve
+    from assistant.surfaces import listen
     from indexing.library_owner import recorded_library, refusal
 
     settings = _settings(args)
@@ -186,10 +185,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"mcdewey serve: {refusal(settings.data, recorded, settings.library.resolve())}", file=sys.stderr)
         return 2
     try:
-        serve(settings)
-    except PortBusy as exc:
+        sock = listen.bind(settings.host, settings.port)  # before the server's imports: a busy port says so at once
+    except listen.PortBusy as exc:
         print(f"mcdewey serve: {exc}", file=sys.stderr)
         return 3
+    from assistant.surfaces.server import serve
+
+    serve(settings, sock)
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import socket
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -237,10 +238,11 @@ def exposure_warning(settings: Settings) -> str | None:
             "library (pages, /files, /api, /mcp, /chat); set MCDEWEY_API_TOKEN (and MCDEWEY_PUBLIC_URL for links)")
 
 
-def serve(settings: Settings) -> None:
-    """Run the app with uvicorn on settings.host:settings.port (127.0.0.1 unless told otherwise)."""
+def serve(settings: Settings, sock: socket.socket | None = None) -> None:
+    """Run the app with uvicorn on settings.host:settings.port (127.0.0.1 unless told otherwise), on `sock`
+    when the caller bound it already (`mcdewey serve` does, before importing all this)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    sock = listen.bind(settings.host, settings.port)  # a busy port stops here (PortBusy), before the app loads
+    sock = sock or listen.bind(settings.host, settings.port)  # a busy port stops here (PortBusy), before the app
     warning = exposure_warning(settings)
     if warning:
         log.warning(warning)
