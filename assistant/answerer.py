@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from assistant.answering.admission import AnswerSlots, GatedStream
 from assistant.answering.bridge import iterate_in_thread
-from assistant.answering.pipeline import stream_answer
+from assistant.answering.pipeline import SearchFn, stream_answer
 from assistant.answering.results import AnswerEvent, AnswerResult, Final, Retrieved
 from assistant.answering.verify import Similarity
 from assistant.errors import BadRequest
@@ -100,7 +100,7 @@ class Answerer:
     # --- the entry points ------------------------------------------------------------------------
     def stream_ask(
         self, question: str, *, product: str | None = None, version: str | None = None,
-        history: Sequence[dict[str, str]] = (), top_k: int | None = None,
+        history: Sequence[dict[str, str]] = (), top_k: int | None = None, doc: str | None = None,
     ) -> GatedStream[AnswerEvent]:
         """`Retrieved`, then `Delta`*, then one `Final`.
 
@@ -113,12 +113,13 @@ class Answerer:
         """
         question = check_question(question)
         turns = check_history(history)
-        self.service.validate_filters(product, version, None)
+        self.service.validate_filters(product, version, doc)
         k = self.default_top_k if top_k is None else top_k
         if not 1 <= k <= MAX_ASK_TOP_K:
             raise BadRequest(f"top_k must be between 1 and {MAX_ASK_TOP_K}, not {k}")
         return self.slots.admit(lambda: stream_answer(  # runs once a slot is free (the first event)
-            question, search=self._search, llm=self.model, history=turns,
+            question, search=self._search if not doc else self._in_doc(product, version, doc), llm=self.model,
+            history=turns,
             product=product or None, version=version or None, top_k=k,
             similarity=embedding_similarity(self.service.index.embedder), following=self._following,
             holdings=self._holdings(),
@@ -126,11 +127,12 @@ class Answerer:
 
     def ask(
         self, question: str, *, product: str | None = None, version: str | None = None,
-        history: Sequence[dict[str, str]] = (), top_k: int | None = None,
+        history: Sequence[dict[str, str]] = (), top_k: int | None = None, doc: str | None = None,
     ) -> Asked:
         """`stream_ask` run to the end (CLI, evaluation), in the calling thread."""
         retrieved: list[Chunk] = []
-        events = self.stream_ask(question, product=product, version=version, history=history, top_k=top_k)
+        events = self.stream_ask(question, product=product, version=version, history=history, top_k=top_k,
+                                 doc=doc)
         try:
             for event in events:
                 if isinstance(event, Retrieved):
@@ -189,6 +191,10 @@ class Answerer:
 
     def _search(self, query: str, top_k: int, product: str | None, version: str | None) -> list[Chunk]:
         return self.service.search(query, top_k, product, version)
+
+    def _in_doc(self, product: str | None, version: str | None, doc: str) -> SearchFn:
+        """A search held to one document: a product or version the question names does not move it."""
+        return lambda query, top_k, _product, _version: self.service.search(query, top_k, product, version, doc)
 
     def _following(self, chunk: Chunk) -> Chunk | None:
         """The next chunk of the same document (a lead-in's payoff may start there)."""

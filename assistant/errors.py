@@ -42,3 +42,7 @@ class Busy(Unavailable):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class NothingIndexed(Unavailable):
+    """The data directory holds no index yet (or an empty one): the reason names what to run."""

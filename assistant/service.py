@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 from pydantic import BaseModel
 
-from assistant.errors import BadRequest, NotFound, Unavailable
+from assistant.errors import BadRequest, NotFound, NothingIndexed, Unavailable
 from assistant.settings import Settings
 from indexing.catalog import Catalog, FileRecord, StoredChunk
 from indexing.chunk import FILTER_KEYS, Chunk, split_chunk_id
@@ -188,6 +188,8 @@ class LibraryService:
             raise BadRequest(f"mode must be one of {', '.join(MODES)}")
         try:
             with self.index.reading():  # one published generation throughout, the latest one
+                if not self._documents():  # cached per generation: an empty index says so, not "no results"
+                    raise NothingIndexed(self.nothing_indexed())
                 filters = self.validate_filters(product, version, doc)
                 return self.retriever.search(query, k, filters, mode=mode)
         except StoreUnavailable as exc:
@@ -240,6 +242,11 @@ class LibraryService:
             return PageView(record, self.index.catalog.page_chunks(source, first, last), first, last)
         return PageView(record, self.index.catalog.file_chunks(source), None, None)
 
+    def nothing_indexed(self) -> str:
+        """What every surface says when the data directory holds no chunk: where, and what to run."""
+        return (f"nothing is indexed in {self.settings.data} yet: run `mcdewey ingest --library "
+                f"{self.library_root} --data {self.settings.data}` to index the library")
+
     # --- health ------------------------------------------------------------------------------
     def health(self) -> dict[str, object]:
         """The index this server answers from now, read the way a search reads it: its generation, its
@@ -255,7 +262,9 @@ class LibraryService:
             return status
         status.update(generation=state.generation, chunks=state.chunks, vectors=state.vectors, chroma="ok",
                       current=state.current, status="ok" if state.current else "stale")
-        if state.keyword_chunks != state.chunks:
+        if not state.chunks:
+            status.update(status="empty", reason=self.nothing_indexed())
+        elif state.keyword_chunks != state.chunks:
             status["reason"] = f"the keyword index holds {state.keyword_chunks} chunks, the catalog {state.chunks}"
         elif state.missing:
             status["reason"] = (f"Chroma has no vector for chunk {state.missing[0]!r}: run `mcdewey ingest` "

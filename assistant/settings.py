@@ -103,13 +103,14 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address the server binds to.")
     port: int = Field(default=8000, description="Port the server listens on.")
     public_url: str | None = Field(
-        default=None, description="Base URL used in links handed to agents (default: http://host:port)."
+        default=None, description="The address users and agents reach the server at (default: http://host:port); "
+        "its path, if any, is the prefix a reverse proxy serves McDewey under (e.g. https://host/mcdewey)."
     )
     chat: bool = Field(default=True, description="Mount the Chainlit chat at /chat.")
     api_token: str | None = Field(
         default=None, description="When set, every route that shows the library (pages, /files, /api, /mcp, "
         "/openapi.json) needs it: 'Authorization: Bearer <token>', or a browser's login at /login (a cookie); "
-        "the chat (/chat) asks for its own login with the token as password. /healthz then says only its status."
+        "the one sign-in at /login serves the pages and the chat (/chat). /healthz then says only its status."
     )
 
     @field_validator("embed_device")

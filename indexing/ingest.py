@@ -37,6 +37,7 @@ from indexing.index import GENERATION_KEY, Index
 from indexing.ingest_progress import PREPARING_MODEL, EmbedTracker, IngestProgress, Progress, no_progress
 from indexing.ingest_report import IngestReport, Problem, file_problems
 from indexing.library import SourceFile, file_digest, scan_library
+from indexing.library_owner import claim
 from indexing.locks import LockHeld, file_lock
 from indexing.prepared_file import PreparedFile, prepare_file
 from indexing.publish import KEYWORD_STALE_KEY, Publisher
@@ -113,6 +114,7 @@ class Ingester:
     def run(self, library: Path, force: bool = False) -> IngestReport:
         started = time.perf_counter()
         report = IngestReport()
+        asked_force = force  # (a new pipeline forces re-reading below; only the caller's may replace a library)
         with ingest_lock(self.index.data_dir), Publisher(self.index) as self._publisher:
             catalog = self.index.catalog
             with self.index.reading():  # (a client opened before another process's ingest is read afresh)
@@ -128,6 +130,7 @@ class Ingester:
                 force = True
                 self._reuse &= (previous or "").partition("/")[2] == self.index.embedder.name
             scan = scan_library(library)
+            claim(catalog, self.index.data_dir, library, replace=asked_force)  # one library per data directory
             report.skipped = [Problem(s.source, s.reason) for s in scan.skipped]
             report.failed = [Problem(s.source, s.reason) for s in scan.failed]
             todo = self._changed(scan.files, known, force, report)

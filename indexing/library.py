@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from indexing.chunk import FOLDER_NAME, FOLDER_NAME_RULE, ID_SEPARATOR, file_id_prefix
 from indexing.loaders import is_supported
+from indexing.loaders.generated import generated_page
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 METADATA_FILE = "mcdewey.toml"
@@ -251,6 +252,10 @@ def scan_library(root: Path) -> LibraryScan:
         reason = _bad_name(str(rel)) or link or _not_a_file(path)
         if reason:
             scan.failed.append(Skipped(printable(str(rel)), reason))
+            continue
+        generated = generated_page(path)  # a generator's search or index page: counted, never indexed
+        if generated:
+            scan.skipped.append(Skipped(printable(str(rel)), generated))
             continue
         product, version, doc = parts[0], parts[1], parts[2]
         bad = [p for p in (product, version, doc) if not FOLDER_NAME.match(p)]

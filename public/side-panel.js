@@ -1,4 +1,5 @@
-// McDewey: the passage panel opens when a citation ([n]) is clicked, and only then.
+// McDewey: the passage panel opens when a citation ([n]) is clicked, and only then; and the chat's icon
+// buttons get names a screen reader can say (below).
 //
 // Since Chainlit 2.11 the side panel opens by itself whenever a message brings side elements, showing
 // every cited passage of the conversation under the name of the last one (Chainlit issue #2979). This
@@ -26,4 +27,24 @@
     else document.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
   };
   new MutationObserver(closeUnasked).observe(document.documentElement, { childList: true, subtree: true });
+})();
+
+// Chainlit's icon-only buttons (new chat, settings, send) have no accessible name: a screen reader says
+// "button" and nothing else. Each gets its name when it appears (the page is re-rendered as it changes).
+// tests/test_chat_look.py checks them in chromium.
+(() => {
+  const names = {
+    "new-chat-button": "New chat",
+    "chat-settings-open-modal": "Chat settings",
+    "chat-submit": "Send question",
+    "stop-button": "Stop the answer",
+  };
+  const name = () => {
+    for (const [id, label] of Object.entries(names)) {
+      const button = document.getElementById(id);
+      if (button && !button.getAttribute("aria-label")) button.setAttribute("aria-label", label);
+    }
+  };
+  new MutationObserver(name).observe(document.documentElement, { childList: true, subtree: true });
+  name();
 })();

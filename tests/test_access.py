@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import socket
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
@@ -30,6 +31,7 @@ def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, An
     """`mcdewey serve` up to the point where uvicorn would bind: what it would be asked to bind to."""
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(server.uvicorn, "run", lambda app, **kw: calls.append(kw))
+    monkeypatch.setattr(server.listen, "bind", lambda host, port: socket.socket())  # no real port taken
     monkeypatch.setenv("MCDEWEY_CHAT", "false")
     monkeypatch.setenv("MCDEWEY_LIBRARY", str(tmp_path / "library"))
     monkeypatch.setenv("MCDEWEY_DATA", str(tmp_path / "data"))

@@ -226,14 +226,16 @@ def socket_connect(client: httpx.Client) -> str:
 
 def test_chat_without_login_does_not_answer(token_server: str) -> None:
     with httpx.Client(base_url=token_server, timeout=60) as client:
-        assert client.get("/chat/auth/config").json()["requireLogin"] is True
-        assert socket_connect(client).startswith("44")  # CONNECT refused: no session, no answers
-        assert client.post("/chat/login", data={"username": "ana", "password": "wrong"}).status_code == 401
-        assert client.post("/chat/login", data={"username": "ana", "password": ""}).status_code in (401, 422)
-        assert socket_connect(client).startswith("44")
-        assert client.post("/chat/login", data={"username": "ana", "password": TOKEN}).status_code == 200
-        assert socket_connect(client).startswith("40")  # CONNECT accepted with the session cookie
-    # the token still guards the REST API (the chat's login cookie is no bearer token)
+        assert client.get("/chat/auth/config").status_code == 401  # the site's one sign-in guards the chat
+        opened = client.get("/chat/ws/socket.io/", params={"EIO": "4", "transport": "polling"})
+        assert opened.status_code == 401  # no socket, no answers
+        assert client.post("/login", data={"token": "wrong", "next": "/chat"}).status_code == 401
+        assert client.get("/chat/auth/config").status_code == 401
+        signed_in = client.post("/login", data={"token": TOKEN, "next": "/chat"})
+        assert signed_in.status_code == 303 and signed_in.headers["location"] == "/chat"
+        assert not client.get("/chat/auth/config").json().get("requireLogin")  # no second login
+        assert socket_connect(client).startswith("40")  # CONNECT accepted with the site's cookie
+    # a client without the cookie or the token still gets nothing from the REST API
     assert httpx.post(f"{token_server}/api/ask", json={"question": QUESTION}, timeout=60).status_code == 401
 
 
@@ -241,19 +243,25 @@ def test_chat_without_login_does_not_answer(token_server: str) -> None:
 @pytest.mark.slow
 def test_chat_login_then_a_streamed_answer_with_sources(token_server: str, context: Any) -> None:
     page = context.new_page()
-    page.goto(f"{token_server}/chat")
-    password = page.locator('input[type="password"]')
+    page.goto(f"{token_server}/chat")  # one sign-in for the site and the chat: the site's login page
+    password = page.locator("#token")
     password.wait_for(timeout=WAIT_MS)
+    assert "/login?next=%2Fchat" in page.url
     assert page.locator("#chat-input").count() == 0  # no chat before the login
 
-    page.locator("input:not([type=password])").first.fill("ana")
     password.fill("wrong")
-    page.get_by_role("button", name="Sign In").click()
-    page.wait_for_timeout(1000)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("Wrong token.").wait_for(timeout=WAIT_MS)
     assert page.locator("#chat-input").count() == 0
 
-    password.fill(TOKEN)
-    page.get_by_role("button", name="Sign In").click()
+    page.locator("#token").fill(TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector("#chat-input", timeout=WAIT_MS)
+    page.locator(ANSWER, has_text="This library holds").wait_for(timeout=WAIT_MS)
+    assert page.locator('input[type="password"]').count() == 0  # the chat asks for no login of its own
+    page.goto(f"{token_server}/")  # and the library pages need none either
+    assert page.url == f"{token_server}/" and page.locator("#token").count() == 0
+    page.goto(f"{token_server}/chat")
     page.wait_for_selector("#chat-input", timeout=WAIT_MS)
     page.locator(ANSWER, has_text="This library holds").wait_for(timeout=WAIT_MS)
 

@@ -36,11 +36,11 @@ MACHINE = {"accept": "application/json"}
 PROBE_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH")
 # Public on purpose: they reveal nothing of the library (asserted below for each answer).
 ALLOWED = ("/static/", "/favicon.ico", "/login", "/logout", "/healthz")
-CHAT = "/chat"  # Chainlit's own login (the token as password) guards what the chat shows
+CHAT = "/chat"  # guarded like every page: the one sign-in at /login serves the chat too (nothing allowed)
 
 
 def allowed(path: str) -> bool:
-    return path.startswith(ALLOWED) or path == CHAT or path.startswith(CHAT + "/")
+    return path.startswith(ALLOWED)
 
 
 # --- the walk (runs in the child) -----------------------------------------------------------------

@@ -11,7 +11,8 @@ Every route needs the token — pages (`/`, `/search`, `/chunks/...`, `/docs/...
 
 Public, because they reveal nothing of the library: `/static/...`, `/favicon.ico`, `/login`, `/logout`,
 and `/healthz`, which without the token answers only `{"status": ...}` (no path, no counts; `healthz`
-asks `is_authorized`). The chat (`/chat/...`) keeps its own login (Chainlit's, the token as password).
+asks `is_authorized`). The chat (`/chat/...`, its socket included) is guarded like every page: one sign-in
+at `/login` serves the pages and the chat.
 Without a token nothing is checked: the server binds to loopback unless told otherwise, and `serve`
 warns when it does not (`server.exposure_warning`).
 """
@@ -28,6 +29,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from assistant.surfaces.prefix import route_path
 from assistant.surfaces.web import render
 
 COOKIE = "mcdewey_session"
@@ -36,7 +38,6 @@ LOGIN_PATH = "/login"
 LOGOUT_PATH = "/logout"
 PUBLIC_PATHS = frozenset({"/favicon.ico", LOGIN_PATH, LOGOUT_PATH, "/healthz"})
 PUBLIC_PREFIXES = ("/static/",)
-CHAT_PATH = "/chat"  # Chainlit's own login guards it (the token as password)
 AUTHORIZED = "mcdewey.authorized"  # set on every request's ASGI scope by the middleware
 MAX_NEXT_CHARS = 2000
 
@@ -47,8 +48,7 @@ def session_value(token: str) -> str:
 
 
 def is_public(path: str) -> bool:
-    return (path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or path == CHAT_PATH
-            or path.startswith(CHAT_PATH + "/"))
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
 def is_authorized(request: Request) -> bool:
@@ -94,7 +94,7 @@ class AccessMiddleware:
             await self.app(scope, receive, send)
             return
         scope[AUTHORIZED] = allowed = self.authorized(scope)
-        if allowed or is_public(scope["path"]):
+        if allowed or is_public(route_path(scope)):  # the path under a proxy's prefix (root_path)
             await self.app(scope, receive, send)
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})

@@ -15,7 +15,8 @@ images or markup into the chat.
 
 The service and settings come from `chainlit.server.app.state` (put there by `mount_chat`); run
 alone (`chainlit run assistant/surfaces/chat.py`) the chat builds its own from the MCDEWEY_* environment.
-When `MCDEWEY_API_TOKEN` is set, the chat asks for a login: any user name, the token as password.
+When `MCDEWEY_API_TOKEN` is set, the site's one sign-in (`/login`) serves the chat too; run alone, the
+chat asks for its own login (any user name, the token as password).
 
 Importing this module loads no model and touches no index (Chainlit itself is the heavy import).
 Chainlit executes this file under its path, not as `assistant.surfaces.chat` (it is not in sys.modules while
@@ -205,8 +206,10 @@ def check_login(token: str | None, username: str, password: str) -> cl.User | No
 
 
 def _login_required() -> bool:
-    """Only when Chainlit serves this file (mount or `chainlit run`), not when a test imports it."""
-    return bool(chainlit_config.run.module_name) and bool(current_settings().api_token)
+    """Only when Chainlit serves this file alone (`chainlit run`), not when a test imports it: mounted in
+    McDewey's app (`mount_chat`), the site's one sign-in (`/login`, access.py) guards /chat like any page."""
+    mounted = getattr(_state(), "mcdewey_settings", None) is not None
+    return bool(chainlit_config.run.module_name) and bool(current_settings().api_token) and not mounted
 
 
 if _login_required():

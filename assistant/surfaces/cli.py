@@ -12,22 +12,26 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from assistant.settings import Settings
-from indexing.modes import MODES
+from assistant.surfaces.cli_parser import DEFAULT_MAX_FILE_CHUNKS as DEFAULT_MAX_FILE_CHUNKS
 
 if TYPE_CHECKING:
     from assistant.answering.results import AnswerResult
     from indexing.ingest_progress import IngestProgress
 
-DEFAULT_MAX_FILE_CHUNKS = 10_000  # indexing.ingest.DEFAULT_MAX_FILE_CHUNKS (not imported: --help stays fast)
-
-
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
-    for name in ("library", "data", "host", "port", "chroma_url"):
+    for name in ("library", "data", "host", "port", "chroma_url", "llm"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
-    return Settings(**overrides)
+    settings = Settings(**overrides)
+    if "library" not in settings.model_fields_set:  # the library the data directory holds, else the demo
+        from indexing.library_owner import recorded_library
+
+        recorded = recorded_library(settings.data)
+        if recorded is not None:
+            settings = settings.model_copy(update={"library": recorded})
+    return settings
 
 
 def _progress(as_json: bool) -> tuple[Callable[[IngestProgress], None], Callable[[], None]]:
@@ -172,9 +176,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from assistant.surfaces import listen
+    from indexing.library_owner import recorded_library, refusal
+
+    settings = _settings(args)
+    recorded = recorded_library(settings.data)
+    if recorded is not None and recorded != settings.library.resolve():
+        print(f"mcdewey serve: {refusal(settings.data, recorded, settings.library.resolve())}", file=sys.stderr)
+        return 2
+    try:
+        sock = listen.bind(settings.host, settings.port)  # before the server's imports: a busy port says so at once
+    except listen.PortBusy as exc:
+        print(f"mcdewey serve: {exc}", file=sys.stderr)
+        return 3
     from assistant.surfaces.server import serve
 
-    serve(_settings(args))
+    serve(settings, sock)
     return 0
 
 
@@ -187,7 +204,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     try:
-        asked = Answerer(LibraryService(settings)).ask(args.question, product=args.product, version=args.version)
+        asked = Answerer(LibraryService(settings)).ask(args.question, product=args.product, version=args.version,
+                                                       doc=args.doc, top_k=args.top_k)
     except McDeweyError as exc:
         print(f"mcdewey ask: {exc}", file=sys.stderr)
         return 2
@@ -244,90 +262,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mcdewey",
-        description="McDewey: a multi-vendor documentation library you can ask in a browser and search "
-        "over MCP. Settings come from MCDEWEY_* environment variables; flags override them.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                help="`mcdewey COMMAND --help` shows a command's options")
+    """The `mcdewey` parser (`cli_parser`), each command bound to its function here."""
+    from assistant.surfaces.cli_parser import parser_for
 
-    def filters(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--product", help="only this product (its folder name, e.g. mcdewey)")
-        p.add_argument("--version", help="only this version (its folder name, e.g. 1.0)")
-
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--library", type=Path, help="library root (MCDEWEY_LIBRARY)")
-        p.add_argument("--data", type=Path, help="index directory (MCDEWEY_DATA)")
-        p.add_argument("--chroma-url", dest="chroma_url", help="Chroma server URL (MCDEWEY_CHROMA_URL)")
-
-    p = sub.add_parser("ingest", help="index the library (incremental: only changed files are re-embedded)")
-    common(p)
-    p.add_argument("--force", action="store_true", help="re-embed every file")
-    p.add_argument("--strict", action="store_true",
-                   help="exit 1 when any file failed or has a warning (without it, bad files are only reported)")
-    p.add_argument("--max-file-chunks", type=int, default=DEFAULT_MAX_FILE_CHUNKS, metavar="N",
-                   help=f"keep at most N chunks of one file (default {DEFAULT_MAX_FILE_CHUNKS:,}); the rest of "
-                   "the file is left out and reported as partially indexed")
-    p.add_argument("--json", action="store_true",
-                   help="print the report as JSON on stdout, and progress as JSON lines on stderr")
-    p.add_argument("-v", "--verbose", action="store_true", help="also list skipped files, each with the reason")
-    p.set_defaults(func=cmd_ingest)
-
-    p = sub.add_parser("search", help="hybrid search; prints chunk records (--json: a list of them)")
-    common(p)
-    p.add_argument("query", help="what to look for: words, an identifier, or a question")
-    p.add_argument("--top-k", type=int, default=None, help="number of chunks (default 8, MCDEWEY_TOP_K)")
-    filters(p)
-    p.add_argument("--doc", help="search only this document (its folder name, e.g. user-guide)")
-    p.add_argument("--mode", default="hybrid", choices=MODES,
-                   help="hybrid (default: keyword and meaning, fused), dense (meaning only) or keyword (BM25 only)")
-    p.add_argument("--json", action="store_true", help="print the chunk records as a JSON list")
-    p.set_defaults(func=cmd_search)
-
-    p = sub.add_parser("eval", help="retrieval quality on a question file (hybrid vs BM25 vs dense)")
-    common(p)
-    p.add_argument("questions", help="JSONL in the format of shared/eval/dev.jsonl")
-    p.add_argument("--answers", action="store_true", help="evaluate answers (citations, declines, latency)")
-    p.add_argument("--support", action="store_true",
-                   help="QUESTIONS is a file of labelled (sentence, passage, supported) pairs: measure the "
-                   "check that keeps a model's sentence only when its passage says it")
-    p.add_argument("--followups", action="store_true",
-                   help="QUESTIONS is a file of two-turn conversations: does the second answer cite the "
-                   "follow-up's own answer?")
-    p.add_argument("--json", action="store_true", help="print the measures as JSON instead of tables")
-    p.set_defaults(func=cmd_eval)
-
-    p = sub.add_parser("serve", help="serve web pages, REST (/api), MCP (/mcp) and the chat (/chat)")
-    common(p)
-    p.add_argument("--host", help="bind address (default 127.0.0.1; anything else is exposed)")
-    p.add_argument("--port", type=int, help="port (default 8000)")
-    p.set_defaults(func=cmd_serve)
-
-    p = sub.add_parser("ask", help="answer a question from the library, with citations")
-    common(p)
-    p.add_argument("question", help="the question, in plain words (quote it)")
-    filters(p)
-    p.add_argument("--json", action="store_true",
-                   help="print the answer as the REST /api/ask response (answer, citations, passages)")
-    p.set_defaults(func=cmd_ask)
-
-    p = sub.add_parser("bench", help="benchmarks: ingest vs encoder, search latency, concurrency, answers")
-    common(p)
-    p.add_argument("--quick", action="store_true", help="small run (< 3 minutes) on the demo library")
-    p.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
-    p.add_argument("--scale", metavar="SIZES",
-                   help="run only the scale section, at these sizes in chunks (e.g. 10k,100k,300k,1M): copies of "
-                   "the --data index (else of the demo library's) searched with and without a product filter")
-    p.add_argument("--scale-dir", dest="scale_dir", type=Path, metavar="DIR",
-                   help="keep the scale indexes in DIR and reuse them in later runs (a 1M-chunk build takes "
-                   "tens of minutes; default: a temporary folder, removed afterwards)")
-    p.set_defaults(func=cmd_bench)
-
-    p = sub.add_parser("demo", help="(re)build the demo library (McDewey's own guide, Markdown and PDF)")
-    p.add_argument("path", nargs="?", help="where to build it (default: MCDEWEY_LIBRARY's default)")
-    p.set_defaults(func=cmd_demo)
-    return parser
+    return parser_for({"ingest": cmd_ingest, "search": cmd_search, "eval": cmd_eval, "serve": cmd_serve,
+                       "ask": cmd_ask, "bench": cmd_bench, "demo": cmd_demo})
 
 
 def setting_errors(exc: ValidationError) -> list[str]:

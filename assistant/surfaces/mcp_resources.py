@@ -20,6 +20,7 @@ from urllib.parse import unquote
 import anyio
 from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ResourceError
+from mcp.server.fastmcp.resources import Resource
 from pydantic import BaseModel
 
 from assistant.errors import McDeweyError
@@ -53,6 +54,16 @@ async def _read(fn: Callable[[], T]) -> T:
         raise ResourceError(str(exc)) from exc
 
 
+class _Refused(Resource):
+    """A chunk that cannot be read, failing when it is read: an error raised while the SDK makes a resource
+    from a template reaches the client with "Error creating resource from template: " written twice."""
+
+    reason: str
+
+    async def read(self) -> str:
+        raise ResourceError(self.reason)
+
+
 def register_resources(mcp: FastMCP, service: LibraryService, base: str) -> None:
     """Add the library resource and the chunk template to `mcp`; links in records use `base`."""
 
@@ -61,6 +72,9 @@ def register_resources(mcp: FastMCP, service: LibraryService, base: str) -> None
         return _json(await _read(service.list_library))
 
     @mcp.resource(CHUNK_URI_TEMPLATE, name="chunk", title="A chunk by id", description=CHUNK_DOC, mime_type=JSON)
-    async def chunk(chunk_id: str) -> str:
+    async def chunk(chunk_id: str) -> str | Resource:
         wanted = unquote(chunk_id)
-        return _json(chunk_record(await _read(lambda: service.get_chunk(wanted)), base))
+        try:
+            return _json(chunk_record(await _read(lambda: service.get_chunk(wanted)), base))
+        except ResourceError as exc:
+            return _Refused(uri=f"mcdewey://chunks/{chunk_id}", reason=str(exc))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import socket
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,10 +27,11 @@ from assistant.answerer import Answerer
 from assistant.errors import McDeweyError
 from assistant.service import LibraryService
 from assistant.settings import Settings
-from assistant.surfaces import chat_root
+from assistant.surfaces import chat_root, listen
 from assistant.surfaces.access import LOGIN_PATH, AccessMiddleware, login_router
 from assistant.surfaces.api import api_router, ask_router
 from assistant.surfaces.mcp_tools import build_mcp
+from assistant.surfaces.prefix import PrefixMiddleware, path_prefix, route_path
 from assistant.surfaces.web import STATIC, error_page, web_router
 
 log = logging.getLogger("mcdewey.server")
@@ -94,7 +96,7 @@ class BodyLimitMiddleware:
 
 # --- errors ---------------------------------------------------------------------------------------
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith(API_PATHS) or "text/html" not in request.headers.get("accept", "")
+    return route_path(request.scope).startswith(API_PATHS) or "text/html" not in request.headers.get("accept", "")
 
 
 def _error(request: Request, status: int, reason: str, headers: dict[str, str] | None = None) -> Response:
@@ -204,6 +206,10 @@ def create_app(settings: Settings, service: LibraryService | None = None) -> Fas
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     if settings.api_token:
         app.add_middleware(AccessMiddleware, token=settings.api_token)  # outermost: before any body
+    prefix = path_prefix(settings.public_url)
+    if prefix:  # behind a proxy under a path: ASGI's root_path (the chat reads it when mounted)
+        app.root_path = prefix
+        app.add_middleware(PrefixMiddleware, prefix=prefix)  # outermost: every layer sees the full path
     if settings.chat:
         mount_chat(app)
     return app
@@ -232,13 +238,16 @@ def exposure_warning(settings: Settings) -> str | None:
             "library (pages, /files, /api, /mcp, /chat); set MCDEWEY_API_TOKEN (and MCDEWEY_PUBLIC_URL for links)")
 
 
-def serve(settings: Settings) -> None:
-    """Run the app with uvicorn on settings.host:settings.port (127.0.0.1 unless told otherwise)."""
+def serve(settings: Settings, sock: socket.socket | None = None) -> None:
+    """Run the app with uvicorn on settings.host:settings.port (127.0.0.1 unless told otherwise), on `sock`
+    when the caller bound it already (`mcdewey serve` does, before importing all this)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    sock = sock or listen.bind(settings.host, settings.port)  # a busy port stops here (PortBusy), before the app
     warning = exposure_warning(settings)
     if warning:
         log.warning(warning)
     app = create_app(settings)
     base = settings.base_url()
     log.info("McDewey at %s/ · MCP endpoint %s/mcp · REST %s/api · chat %s%s", base, base, base, base, CHAT_PATH)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    # uvicorn serves the socket bound above (`fd`: it takes it as it is, whatever its family)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", fd=sock.fileno())

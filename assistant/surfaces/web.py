@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
-from assistant.errors import BadRequest, McDeweyError
+from assistant.errors import BadRequest, McDeweyError, NothingIndexed
 from assistant.service import LibraryListing, LibraryService, PageView
 from assistant.settings import Settings
 from assistant.surfaces.files import FAVICON, file_response, library_file, markdown_pages
@@ -167,7 +167,7 @@ def web_router(settings: Settings, service: LibraryService) -> APIRouter:
         listing = service.list_library()
         products, versions = _choices(listing)
         return render("index.html", listing=listing, products=products, versions=versions, mcp_url=mcp_url,
-                      form={})
+                      form={}, empty=None if listing.chunks else service.nothing_indexed())
 
     @router.get("/search", response_class=HTMLResponse)
     def search(
@@ -185,7 +185,7 @@ def web_router(settings: Settings, service: LibraryService) -> APIRouter:
         terms = query_terms(q)
         try:
             chunks = service.search(q, top_k, product or None, version or None, doc or None)
-        except BadRequest as exc:
+        except (BadRequest, NothingIndexed) as exc:
             return render("search.html", status=exc.status, error=str(exc), **context)
         context["results"] = [(c, snippet(c.text, terms)) for c in chunks]
         return render("search.html", **context)

@@ -1,0 +1,80 @@
+"""Debian's nginx as a real reverse proxy in front of a test's server (`apt-get install -y nginx`;
+`make test` installs it): started in the foreground, everything of its own (config, pid, logs,
+temporary files) under the test's folder, on a free loopback port.
+
+`server_block` is written inside nginx's `http { }` as it is, with `{port}` replaced by the port nginx
+listens on (nginx's own braces and `$variables` pass untouched), e.g.
+`server { listen 127.0.0.1:{port}; location /docs/ { proxy_pass http://127.0.0.1:8000/; } }`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+STARTUP_SECONDS = 20.0
+
+CONFIG = """worker_processes 1;
+pid {work}/nginx.pid;
+error_log {work}/error.log info;
+daemon off;
+events {{ worker_connections 256; }}
+http {{
+  access_log {work}/access.log;
+  client_body_temp_path {work}/client_body;
+  proxy_temp_path {work}/proxy;
+  fastcgi_temp_path {work}/fastcgi;
+  uwsgi_temp_path {work}/uwsgi;
+  scgi_temp_path {work}/scgi;
+  proxy_max_temp_file_size 0;
+  {body}
+}}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def nginx(workdir: Path, server_block: str) -> Iterator[int]:
+    """nginx serving `server_block` (see the module's docstring); yields its port, stops it at the end."""
+    if not Path(NGINX).exists():
+        pytest.skip("nginx is absent (apt-get install -y nginx; `make test` installs it)")
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    conf = workdir / "nginx.conf"
+    conf.write_text(CONFIG.format(work=workdir, body=server_block.replace("{port}", str(port))), encoding="utf-8")
+    proc = subprocess.Popen([NGINX, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+                pytest.fail(f"nginx exited: {err}{(workdir / 'error.log').read_text(errors='replace')[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("nginx did not start listening")
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
