@@ -78,7 +78,9 @@ def _is_label(line: str, following: str | None, trail: tuple[str, ...]) -> bool:
     if words[-1] in STOP_WORDS and not line.rstrip().endswith((")", ">", "]")):
         return False
     starts = following is None or bool(re.match(r"\s*(?:[A-Z(\[\"'`]|[a-z]\w*[_.]\w)", following))
-    return starts or bool(following and len(tokens(following)) <= LABEL_MAX_WORDS and not _END.search(following.strip()))
+    term_follows = bool(following) and len(tokens(following or "")) <= LABEL_MAX_WORDS \
+        and not _END.search((following or "").strip())
+    return starts or term_follows
 
 
 def _is_code(line: str, base: int, after_lead_in: bool) -> bool:
