@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from assistant.answering.asks import Ask, read_question
 from assistant.answering.citations import cite
 from assistant.answering.context import INSTRUCTION_LIKE
+from assistant.answering.grounding import key_terms, mentions
 from assistant.answering.results import Attribution
 from assistant.answering.scope import product_aliases, scope_label
 from assistant.answering.segments import Segment, read_passage
-from assistant.answering.text import MIN_QUOTED_WORDS, terms, tokens
+from assistant.answering.text import MIN_QUOTED_WORDS, STOP_WORDS, terms, tokens
 from assistant.answering.verify import Similarity
 from indexing.chunk import Chunk
 
@@ -54,6 +55,7 @@ SECOND_SHARE = 0.6
 MAX_ANSWER_WORDS = 140
 MAX_CHUNKS = 5  # passages whose sentences compete (hit@5 is where retrieval finds most answers)
 MIN_PROSE = 0.6  # share of a sentence's tokens that are words: below it is a listing, not a sentence
+MIN_FUNCTION_WORDS = 0.12  # a sentence has "the", "is", "to"…; an index of names run together has none
 MAX_EXCERPT_WORDS = 90  # the excerpt's prose; the best sentence alone may be longer
 PAYOFF_CHARS = 400  # what a lead-in ("run the following command:") may bring along
 PAYOFF_LINES = 8
@@ -64,6 +66,7 @@ _LEANS_BACK = re.compile(r"^(?:it|its|this|that|these|those|they|their|such|othe
                          r"in this case|for example|then)\b", re.I)
 # A number standing alone ("16384", "(88)", "128MB", "1.5"; not the 5 of "krb5kdc"), or a quoted value.
 _VALUE = re.compile(r"(?<![\w.])\d[\d.,]*[A-Za-z]{0,3}(?!\w)|\"[^\"]+\"|`[^`]+`")
+_NAMES = re.compile(r"(?<![\w.-])[a-z][\w-]*[._][a-z0-9][\w.-]*[a-z0-9]")  # tune.bufsize, max_wal_senders
 _COMMANDISH = re.compile(r"`[^`]+`|(?<![\w-])--?[A-Za-z][\w-]*|\b[a-z][\w.-]*\s+<[^>]+>|\$\(|\b\w+_\w+\b")
 
 
@@ -82,7 +85,9 @@ def _prose(sentence: str) -> bool:
 
 
 def _quotable(segment: Segment) -> bool:
-    return (segment.kind == "sentence" and len(tokens(segment.text)) >= MIN_QUOTED_WORDS and _prose(segment.text)
+    words = tokens(segment.text)
+    return (segment.kind == "sentence" and len(words) >= MIN_QUOTED_WORDS and _prose(segment.text)
+            and sum(w in STOP_WORDS for w in words) >= MIN_FUNCTION_WORDS * len(words)  # not a list of names
             and not INSTRUCTION_LIKE.search(segment.text))
 
 
@@ -122,6 +127,7 @@ W_TOPIC = 1.0  # share of the question's words met by the sentence or its sectio
 W_CUE = 1.0
 W_COSINE = 2.0
 SECTION_SAID = 0.25
+W_SECTION = 1.0  # the section is about a name the question gives (tune.bufsize): its sentences first
 W_RANK = 1.2
 
 
@@ -131,6 +137,7 @@ def ranked(query: str, chunks: Sequence[Chunk], similarity: Similarity | None = 
     ask = read_question(query)
     aliases = terms(" ".join({a for c in chunks for a in product_aliases(c)})) | {c.version.lower() for c in chunks}
     asked = {t for t in ask.terms if t not in aliases} or set(ask.terms)
+    keys = [k for k in dict.fromkeys([*key_terms(query), *_NAMES.findall(query.lower())]) if k not in aliases]
     pool: list[tuple[Chunk, int, list[Segment], int, float]] = []
     for rank, chunk in enumerate(chunks[:max_chunks]):
         if chunk.similarity is not None and chunk.similarity < MIN_SIMILARITY:
@@ -145,8 +152,10 @@ def ranked(query: str, chunks: Sequence[Chunk], similarity: Similarity | None = 
             # The question's words the sentence says; those its section already says count a quarter.
             said = (len(rest & s_terms) + SECTION_SAID * len(asked & section & s_terms)) / len(asked) if asked else 0.0
             topic = len(asked & (s_terms | section)) / len(asked) if asked else 0.0
+            heading = " ".join(seg.context).lower()
+            about = W_SECTION if keys and any(mentions(heading, k) for k in keys) else 0.0
             base = (W_ASKED * said + W_TOPIC * topic + W_CUE * _cue(ask, segments, i, s_terms)
-                    + W_RANK / (rank + 1))
+                    + W_RANK / (rank + 1) + about)
             pool.append((chunk, rank, segments, i, base))
     if not pool:
         return []

@@ -73,22 +73,6 @@ def _subject(previous: str, question: str) -> str:
     return " ".join(dict.fromkeys(keep))
 
 
-_ANSWERED_SECTION = re.compile(r"^From (?:the )?[^\n]*?, `?([^`\n]{1,200}?)`?:\n")
-
-
-def _answered_section(history: Sequence[dict[str, str]]) -> str:
-    """The section the last answer quoted ("tune.bufsize <number>"), from its source line: the topic a
-    follow-up that names nothing of its own ("what about its default value?") is about."""
-    for message in reversed(history):
-        if message.get("role") == "assistant":
-            found = _ANSWERED_SECTION.match(message.get("content", ""))
-            section = re.sub(r"<[^>]*>|\[[^\]]*\]", " ", found.group(1)) if found else ""  # not "<number>"
-            return re.sub(r"^\d+(?:\.\d+)*\.?\s+", "", section).strip()
-        if message.get("role") == "user":
-            return ""
-    return ""
-
-
 def _own_words(question: str) -> set[str]:
     """The follow-up's content words, less versions: what it asks that the first turn did not."""
     return {t for t in terms(question) if not re.fullmatch(_VERSION, t)}
@@ -109,8 +93,7 @@ def condense(question: str, history: Sequence[dict[str, str]], llm: ChatLLM | No
         return question
     moved = _carry_over(previous, question)
     if len(_own_words(question)) >= FOLLOWUP_OWN_WORDS:
-        topic = f"{_subject(moved.removesuffix(question).strip(), question)} {_answered_section(history)}"
-        fallback = f"{question} {_subject(topic, question)}".strip()
+        fallback = f"{question} {_subject(moved.removesuffix(question).strip(), question)}".strip()
     else:
         fallback = moved
     if llm is None:
