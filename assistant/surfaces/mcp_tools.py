@@ -159,6 +159,11 @@ def build_mcp(settings: Settings, service: LibraryService) -> FastMCP:
         streamable_http_path="/mcp",
         log_level="WARNING",
         transport_security=transport_security(settings),
+        # No server-side sessions (MCP 2026-07-28 is stateless for this reason): any replica behind any
+        # balancer answers any request, and `initialize` keeps nothing, so a flood of them holds no
+        # memory and locks no client out. Each answer is one JSON body, which proxies pass unbuffered.
+        stateless_http=True,
+        json_response=True,
     )
     base = settings.base_url()
 
