@@ -143,6 +143,7 @@ class LibraryService:
             settings.data, settings.chroma_url, settings.collection,
             Embedder(settings.embed_threads, settings.embed_batch, settings.embed_backend,
                             settings.model_cache, settings.embed_device),
+            chroma_timeout=settings.chroma_timeout,
         )
         self.retriever = Retriever(self.index)
 

@@ -47,7 +47,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from indexing.embedder import Embedder
     from indexing.index import Index
     from indexing.ingest import IngestBusy, Ingester
-    from indexing.store import StoreUnavailable
+    from indexing.store import WRITE_TIMEOUT_S, StoreUnavailable
 
     settings = _settings(args)
     if settings.library == Settings.model_fields["library"].default:
@@ -59,7 +59,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     embedder = Embedder(settings.embed_threads, settings.embed_batch, settings.embed_backend,
                             settings.model_cache, settings.embed_device)
     try:
-        index = Index(settings.data, settings.chroma_url, settings.collection, embedder)
+        index = Index(settings.data, settings.chroma_url, settings.collection, embedder,
+                      chroma_timeout=max(settings.chroma_timeout, WRITE_TIMEOUT_S))
         ingester = Ingester(index, progress=update, max_file_chunks=args.max_file_chunks,
                             batch_chunks=settings.ingest_batch)
         report = ingester.run(settings.library, force=args.force)
