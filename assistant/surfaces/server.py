@@ -29,6 +29,7 @@ from assistant.settings import Settings
 from assistant.surfaces import chat_root
 from assistant.surfaces.access import LOGIN_PATH, AccessMiddleware, login_router
 from assistant.surfaces.api import api_router, ask_router
+from assistant.surfaces.body_check import JsonBodyCheck
 from assistant.surfaces.mcp_tools import build_mcp
 from assistant.surfaces.web import STATIC, error_page, web_router
 
@@ -201,6 +202,7 @@ def create_app(settings: Settings, service: LibraryService | None = None) -> Fas
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.router.routes.extend(mcp_app.routes)  # /mcp itself, not a mount that redirects to /mcp/
     add_error_handlers(app)
+    app.add_middleware(JsonBodyCheck)  # inside the body limit: reads at most MAX_BODY_BYTES
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     if settings.api_token:
         app.add_middleware(AccessMiddleware, token=settings.api_token)  # outermost: before any body
