@@ -29,8 +29,8 @@ def rpc_error(got: httpx.Response) -> dict[str, object]:
 
 def call(name: str, arguments: str) -> bytes:
     """A tools/call whose arguments are written as raw JSON text (escapes kept as sent)."""
-    return ('{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"%s","arguments":%s}}'
-            % (name, arguments)).encode()
+    return ('{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"' + name + '","arguments":'
+            + arguments + "}}").encode()
 
 
 def test_mcp_body_that_is_not_utf8(server_url: str) -> None:
@@ -48,7 +48,7 @@ def test_mcp_params_nested_too_deeply(server_url: str) -> None:
 
 @pytest.mark.parametrize("rpc_id", ['{"a":1}', "[1]", "true"])
 def test_mcp_request_whose_id_is_not_a_string_or_number(server_url: str, rpc_id: str) -> None:
-    body = ('{"jsonrpc":"2.0","id":%s,"method":"tools/list"}' % rpc_id).encode()
+    body = ('{"jsonrpc":"2.0","id":' + rpc_id + ',"method":"tools/list"}').encode()
     error = rpc_error(post_mcp(server_url, body))
     assert error["code"] == -32600 and "id must be a string or a number" in str(error["message"])
 

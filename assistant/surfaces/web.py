@@ -223,14 +223,12 @@ def web_router(settings: Settings, service: LibraryService) -> APIRouter:
 
     @router.api_route("/files/{source:path}", methods=["GET", "HEAD"])
     def files(source: str, raw: bool = False) -> Response:
-        path = library_file(service.library_root, source)
+        path = library_file(service.library_root, source)  # nothing outside the root, whatever the index says
+        record = service.original(source)  # an indexed file, or an asset of an indexed document
         pages = markdown_pages(path) if is_markdown(source) and not raw else None
         if pages is None:
             return file_response(path, source)
-        try:
-            title = service.file_record(source).doc_title
-        except McDeweyError:  # a file the index does not hold (skipped, failed, not ingested yet)
-            title = None
+        title = record.doc_title if record else None
         return render("original.html", source=source, title=title or Path(source).name, indexed=title is not None,
                       pages=pages)
 
