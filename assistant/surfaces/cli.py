@@ -91,17 +91,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         "added": len(report.added), "updated": len(report.updated), "removed": len(report.removed),
         "unchanged": report.unchanged, "skipped": len(report.skipped), "failed": len(report.failed),
         "warned": len(report.warnings), "partial": sum(p.partial for p in report.warnings),
-        "repaired": report.repaired, "chunks_added": report.chunks_added,
+        "repaired": report.repaired, "vectors_removed": report.vectors_removed, "chunks_added": report.chunks_added,
         "chunks_embedded": report.chunks_embedded, "chunks_total": report.chunks_total,
         "seconds": round(report.seconds, 2),
     }
     if args.json:
-        print(json.dumps({**summary, "failures": [vars(p) for p in report.failed],
+        print(json.dumps({**summary, "repairs": report.repairs(), "failures": [vars(p) for p in report.failed],
                           "warnings": [vars(p) for p in report.warnings],
                           "skipped_files": [vars(p) for p in report.skipped]}, indent=2))
     else:
         print(f"Library {settings.library} → index {settings.data}")
         print(", ".join(f"{k} {v}" for k, v in summary.items()))
+        if report.repairs():
+            print(f"  repaired: {report.repairs()}")
         for p in report.failed:
             print(f"  FAILED  {p.source}: {p.reason}")
         for p in report.warnings:
