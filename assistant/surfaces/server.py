@@ -30,6 +30,7 @@ from assistant.surfaces import chat_root
 from assistant.surfaces.access import LOGIN_PATH, AccessMiddleware, login_router
 from assistant.surfaces.api import api_router, ask_router
 from assistant.surfaces.body_check import JsonBodyCheck
+from assistant.surfaces.connections import RequestDeadlineProtocol, raise_file_limit
 from assistant.surfaces.mcp_tools import build_mcp
 from assistant.surfaces.web import STATIC, error_page, web_router
 
@@ -243,4 +244,5 @@ def serve(settings: Settings) -> None:
     app = create_app(settings)
     base = settings.base_url()
     log.info("McDewey at %s/ · MCP endpoint %s/mcp · REST %s/api · chat %s%s", base, base, base, base, CHAT_PATH)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    raise_file_limit()
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", http=RequestDeadlineProtocol)
