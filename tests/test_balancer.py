@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -48,7 +49,7 @@ def replicas(library: Path, indexed: Path, tmp_path_factory: pytest.TempPathFact
     """Two replicas (chat on, no language model) serving one data folder, and nginx in front of them."""
     work = tmp_path_factory.mktemp("replicas")
     data = work / "data"
-    subprocess.run(["cp", "-a", str(indexed), str(data)], check=True)
+    shutil.copytree(indexed, data)  # one copy, served by both replicas
     with ExitStack() as stack:
         started = [stack.enter_context(serve_process(library, data, work, copy_data=False, llm="none"))
                    for _ in range(2)]
