@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from indexing.chroma_deadline import READ_TIMEOUT_S
+
 DEFAULT_HOME = Path.home() / ".local" / "share" / "mcdewey"
 
 
@@ -57,7 +59,7 @@ class Settings(BaseSettings):
     )
     collection: str = Field(default="mcdewey", description="Chroma collection name.")
     chroma_timeout: float = Field(
-        default=10.0, gt=0, le=600, description="Seconds a search's request to the Chroma server may take "
+        default=READ_TIMEOUT_S, gt=0, le=600, description="Seconds a search's request to the Chroma server may take "
         "(default 10; a search's take 3-20 ms): a hung server answers 503 then, not never. After one times "
         "out, searches are refused at once for 5 s. An ingest's writes get at least 120 s.",
     )

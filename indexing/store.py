@@ -19,7 +19,7 @@ from urllib.parse import ParseResult, urlparse
 import httpx
 import numpy as np
 
-from indexing.chroma_deadline import PROBE_TIMEOUT_S, Pause, bound, probe
+from indexing.chroma_deadline import PROBE_TIMEOUT_S, READ_TIMEOUT_S, Pause, bound, probe
 from indexing.chunk import FILTER_KEYS, ID_SEPARATOR, Chunk
 
 ADD_BATCH = 4000
@@ -48,11 +48,6 @@ WIDEN = 8
 # for 0 of 76 dev and held-out questions). With 2,000, a 1,213-chunk product took 35 ms exactly, 14 by
 # `where`, and the look before a larger `where` 35-73 ms.
 EXACT_LIMIT = 500
-# Seconds a request to a Chroma server may take (a search's; MCDEWEY_CHROMA_TIMEOUT for the server). A
-# search's requests take 3-20 ms on the whole library, a filtered `where` at 1M chunks 1.4 s (p95).
-READ_TIMEOUT_S = 10.0
-# An ingest's: an upsert of ADD_BATCH vectors took ~3 s here (Chroma inserts ~1,300 chunks/s).
-WRITE_TIMEOUT_S = 120.0
 
 
 class StoreUnavailable(RuntimeError):

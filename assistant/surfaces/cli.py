@@ -43,11 +43,12 @@ NO_SPACE_AGAIN = "Nothing indexed before is lost: free some space and run `mcdew
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from assistant.demo import ensure_demo_library
+    from indexing.chroma_deadline import WRITE_TIMEOUT_S
     from indexing.disk_full import is_disk_full
     from indexing.embedder import Embedder
     from indexing.index import Index
     from indexing.ingest import IngestBusy, Ingester
-    from indexing.store import WRITE_TIMEOUT_S, StoreUnavailable
+    from indexing.store import StoreUnavailable
 
     settings = _settings(args)
     if settings.library == Settings.model_fields["library"].default:
