@@ -30,9 +30,10 @@ browser-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
-# Debian's nginx: the real reverse proxy the path-prefix tests put in front of McDewey.
+# Debian's nginx: the real reverse proxy the path-prefix and balancer tests put in front of McDewey
+# (tests/reverse_proxy.py).
 proxy-deps:
-	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nginx; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq nginx; fi; }
 

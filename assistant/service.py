@@ -26,6 +26,9 @@ from indexing.store import StoreUnavailable
 MAX_QUERY_CHARS = 2000
 MAX_CONTEXT = 20
 MAX_ID_CHARS = 1000  # chunk ids and library paths; longer is no name the library can hold
+# What an HTML manual's pages link to beside it: served from the folder of an indexed document (/files).
+ASSET_SUFFIXES = frozenset({".css", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp", ".ico",
+                            ".woff", ".woff2", ".ttf", ".otf", ".eot"})
 
 
 def shown(value: str, limit: int = 80) -> str:
@@ -143,6 +146,7 @@ class LibraryService:
             settings.data, settings.chroma_url, settings.collection,
             Embedder(settings.embed_threads, settings.embed_batch, settings.embed_backend,
                             settings.model_cache, settings.embed_device),
+            chroma_timeout=settings.chroma_timeout,
         )
         self.retriever = Retriever(self.index)
 
@@ -231,6 +235,21 @@ class LibraryService:
         if record is None:
             raise NotFound(f"no document {shown(source)} in the library")
         return record
+
+    def original(self, source: str) -> FileRecord | None:
+        """Whether /files may serve `source`: an indexed file (its record) or an asset (stylesheet, image,
+        font) inside the folder of an indexed document (None). Anything else under the library root
+        (COPYRIGHT, MANIFEST.tsv, mcdewey.toml, a file that failed or was skipped, a notes.docx put
+        there) is NotFound: the library is what was indexed, not whatever sits in its folder."""
+        record = self.index.catalog.file(source) if len(source) <= MAX_ID_CHARS else None
+        if record is not None:
+            return record
+        parts = source.split("/")
+        if len(parts) > len(FILTER_KEYS) and Path(source).suffix.lower() in ASSET_SUFFIXES:
+            folder = dict(zip(FILTER_KEYS, parts, strict=False))
+            if any(all(getattr(d, k) == v for k, v in folder.items()) for d in self._documents()):
+                return None
+        raise NotFound(f"no file {shown(source)} in the library's index")
 
     def page_view(self, source: str, page: int | None, around: int = 1) -> PageView:
         """The chunks of `page` and its neighbours (paged formats) or of the whole file."""

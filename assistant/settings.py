@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from indexing.chroma_deadline import READ_TIMEOUT_S
+
 DEFAULT_HOME = Path.home() / ".local" / "share" / "mcdewey"
 
 
@@ -56,6 +58,11 @@ class Settings(BaseSettings):
         description="URL of a Chroma server (e.g. http://127.0.0.1:8001). Unset: embedded Chroma under data/.",
     )
     collection: str = Field(default="mcdewey", description="Chroma collection name.")
+    chroma_timeout: float = Field(
+        default=READ_TIMEOUT_S, gt=0, le=600, description="Seconds a search's request to the Chroma server may take "
+        "(default 10; a search's take 3-20 ms): a hung server answers 503 then, not never. After one times "
+        "out, searches are refused at once for 5 s. An ingest's writes get at least 120 s.",
+    )
     embed_backend: Literal["onnx", "torch", "onnx-int8"] = Field(
         default="onnx",
         description="Embedding runtime: 'onnx' (ONNX Runtime, fp32, same vectors as torch, 1.6-1.8x faster), "

@@ -34,7 +34,7 @@ from typing import Any, TypeVar, cast
 from indexing.catalog import Catalog
 from indexing.embedder import Embedder
 from indexing.keyword import KeywordIndex
-from indexing.store import StoreUnavailable, VectorStore
+from indexing.store import READ_TIMEOUT_S, StoreUnavailable, VectorStore
 
 GENERATION_KEY = "generation"
 STORE_LOCK = "store.lock"
@@ -93,9 +93,11 @@ class Index:
         chroma_url: str | None = None,
         collection: str = "mcdewey",
         embedder: Embedder | None = None,
+        chroma_timeout: float = READ_TIMEOUT_S,
     ) -> None:
         self.data_dir = data_dir
         self.chroma_url = chroma_url
+        self.chroma_timeout = chroma_timeout
         self.collection_name = collection
         self.embedder = embedder or Embedder()
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -113,7 +115,8 @@ class Index:
         with self._lock:
             if self._store is None:
                 self._stamp = self._read_stamp()
-                self._store = VectorStore(self.data_dir, self.chroma_url, self.collection_name)
+                self._store = VectorStore(self.data_dir, self.chroma_url, self.collection_name,
+                                          timeout=self.chroma_timeout)
             return self._store
 
     @property
@@ -136,7 +139,8 @@ class Index:
             if self._store is None or stamp == self._stamp:
                 return
             retired, self._retired = self._retired, [self._store]
-            self._store = VectorStore(self.data_dir, self.chroma_url, self.collection_name, private=True)
+            self._store = VectorStore(self.data_dir, self.chroma_url, self.collection_name, private=True,
+                                      timeout=self.chroma_timeout)
             self._stamp = stamp
         for store in retired:
             store.close()

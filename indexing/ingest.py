@@ -41,6 +41,7 @@ from indexing.library_owner import claim
 from indexing.locks import LockHeld, file_lock
 from indexing.prepared_file import PreparedFile, prepare_file
 from indexing.publish import KEYWORD_STALE_KEY, Publisher
+from indexing.run_marker import begin, end
 
 # Bump when loading, chunking or the embedded text changes: every file is then read again once (only
 # chunks whose embedded text changed are embedded again). 2: headings of admonitions (HTML "Note",
@@ -120,6 +121,7 @@ class Ingester:
             with self.index.reading():  # (a client opened before another process's ingest is read afresh)
                 self.index.store.heartbeat()  # an unreachable Chroma fails the run now, not after parsing
             self._dirty = self.publisher.interrupted
+            report.resumed = begin(self.index.data_dir)
             pipeline = f"{PIPELINE_VERSION}/{self.index.embedder.name}"
             known = catalog.files()
             self._reuse = not force
@@ -134,10 +136,11 @@ class Ingester:
             report.skipped = [Problem(s.source, s.reason) for s in scan.skipped]
             report.failed = [Problem(s.source, s.reason) for s in scan.failed]
             todo = self._changed(scan.files, known, force, report)
+            report.repaired = len(self._dirty & {sf.source for sf, *_ in todo})  # a killed publish's files
             gone = sorted(set(known) - {f.source for f in scan.files})
             self._remove(gone, report)
             self._process(todo, known, report)
-            report.repaired = self._reconcile(scan.files, report)
+            report.repaired += self._reconcile(scan.files, report)
             # The last batch, and a keyword index that a killed run or an older McDewey left unpublished.
             rebuild = force or catalog.get_meta(KEYWORD_STALE_KEY) == "1" or not self.index.keyword_path(
                 catalog.get_meta(GENERATION_KEY)).is_dir()
@@ -147,6 +150,7 @@ class Ingester:
                 self._stage("keyword index", 1, 1)
             catalog.set_meta("pipeline", pipeline)
             report.chunks_total = catalog.count()
+            end(self.index.data_dir)
         report.warnings = list({(w.source, w.reason): w for w in report.warnings}.values())
         report.seconds = time.perf_counter() - started
         return report
@@ -280,7 +284,8 @@ class Ingester:
             report.warnings.extend(file_problems(sf.source, p.warnings, n))
 
     def _reconcile(self, files: list[SourceFile], report: IngestReport) -> int:
-        """Make Chroma hold exactly the catalog's chunks; re-embed files whose vectors went missing.
+        """Make Chroma hold exactly the catalog's chunks; re-embed files whose vectors went missing (their
+        number is returned; the vectors no file owns are counted in `report.vectors_removed`).
         (What is staged counts as written: the catalog seen here already holds it, Chroma not yet.)"""
         self._stage("checking index", 0, 1)
         in_store = self.index.store.all_ids()
@@ -289,8 +294,9 @@ class Ingester:
         if orphans:
             with self.index.writing():
                 self.index.store.delete(sorted(orphans))
+        report.vectors_removed = len(orphans)
         missing = in_catalog - in_store - self.publisher.staged()
-        repaired = len(orphans)
+        repaired = 0  # files re-embedded because their vectors went missing
         if missing:
             sources = {self.index.catalog.get([cid])[cid].source for cid in missing}
             by_source = {f.source: f for f in files}

@@ -47,9 +47,22 @@ class IngestReport:
     chunks_added: int = 0
     chunks_embedded: int = 0
     chunks_total: int = 0
-    repaired: int = 0
+    repaired: int = 0  # files read again: a killed run was publishing them, or their vectors were missing
+    vectors_removed: int = 0  # vectors no file owns (left by a killed run), deleted
+    resumed: str | None = None  # when the last run began, if it was cut short (this run finished its work)
     seconds: float = 0.0
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed or self.repaired)
+        return bool(self.added or self.updated or self.removed or self.repaired or self.vectors_removed)
+
+    def repairs(self) -> str | None:
+        """One line saying what this run repaired of a run cut short, or None when there was none."""
+        if not (self.resumed or self.repaired or self.vectors_removed):
+            return None
+        said = [f"the last ingest (begun {self.resumed}) was cut short; this run finished it"] if self.resumed else []
+        if self.repaired:
+            said.append(f"read again {self.repaired} file(s) it was writing or whose vectors were missing")
+        if self.vectors_removed:
+            said.append(f"deleted {self.vectors_removed} vector(s) no file owns")
+        return "; ".join(said)

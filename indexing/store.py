@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import ParseResult, urlparse
 
+import httpx
 import numpy as np
 
+from indexing.chroma_deadline import PROBE_TIMEOUT_S, READ_TIMEOUT_S, Pause, bound, probe
 from indexing.chunk import FILTER_KEYS, ID_SEPARATOR, Chunk
 
 ADD_BATCH = 4000
@@ -76,17 +78,23 @@ def _private_path(path: Path) -> str:
             return spelling
 
 
-def _client(data_dir: Path, chroma_url: str | None, private: bool = False) -> Any:
+def _client(data_dir: Path, chroma_url: str | None, private: bool = False, timeout: float = READ_TIMEOUT_S) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
     # A fresh Settings object per client: HttpClient mutates the one it is given.
     if chroma_url:
         url = _check_url(chroma_url)
-        return chromadb.HttpClient(
+        # The client's constructor already asks the server, without a timeout: ask its heartbeat first.
+        trouble = probe(chroma_url, min(timeout, PROBE_TIMEOUT_S))
+        if trouble:
+            raise StoreUnavailable(f"Chroma at {chroma_url} is unreachable: {trouble}")
+        client = chromadb.HttpClient(
             host=url.hostname, port=url.port or (443 if url.scheme == "https" else 8000),
             ssl=url.scheme == "https", settings=ChromaSettings(anonymized_telemetry=False),
         )
+        bound(client, timeout)
+        return client
     path = data_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
     spelling = _private_path(path) if private else str(path)
@@ -113,16 +121,20 @@ class VectorStore:
     """
 
     def __init__(self, data_dir: Path, chroma_url: str | None = None, collection: str = "mcdewey",
-                 private: bool = False) -> None:
+                 private: bool = False, timeout: float = READ_TIMEOUT_S) -> None:
         """`private`: embedded Chroma read afresh from disk, not the client state this process may
-        already hold for the directory (see `_private_path`)."""
+        already hold for the directory (see `_private_path`). `timeout`: seconds a request to a Chroma
+        server may take (`chroma_deadline`)."""
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         self.location = chroma_url or str(data_dir / "chroma")
+        self.chroma_url = chroma_url
+        self.timeout = timeout
+        self._pause = Pause()
         if chroma_url:
             _check_url(chroma_url)  # a malformed URL is the user's error (ValueError), not an outage
         try:
-            self.client = _client(data_dir, chroma_url, private)
+            self.client = _client(data_dir, chroma_url, private, timeout)
             # Made here, not by ChromaVectorStore.from_params: that creates the collection without an
             # HNSW configuration, and McDewey needs cosine space and a wider ef_search.
             self.collection = self.client.get_or_create_collection(
@@ -143,12 +155,22 @@ class VectorStore:
 
     @contextmanager
     def _reaching(self, what: str) -> Iterator[None]:
+        if not self._pause.admit():
+            raise StoreUnavailable(f"Chroma at {self.location} did not answer within {self.timeout:g} s a moment "
+                                   "ago; it is asked again in a few seconds")
         try:
             yield
         except StoreUnavailable:
+            self._pause.failed()
             raise
+        except httpx.TimeoutException as exc:
+            self._pause.timed_out()
+            raise StoreUnavailable(f"Chroma at {self.location} did not answer within {self.timeout:g} s "
+                                   f"({what})") from exc
         except Exception as exc:
+            self._pause.failed()
             raise StoreUnavailable(f"Chroma at {self.location} failed ({what}): {exc}") from exc
+        self._pause.answered()
 
     def close(self) -> None:
         """Release the client (embedded: its SQLite pool and the HNSW index in memory)."""
@@ -272,7 +294,13 @@ class VectorStore:
         return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"], strict=True)}
 
     def heartbeat(self) -> None:
-        """Chroma's client directly: a vector store has no notion of a server to reach."""
+        """A server's heartbeat with a short timeout of its own (`/healthz` says `unavailable` within
+        PROBE_TIMEOUT_S of a hung server); embedded Chroma's through its client."""
+        if self.chroma_url:
+            trouble = probe(self.chroma_url, min(self.timeout, PROBE_TIMEOUT_S))
+            if trouble:
+                raise StoreUnavailable(f"Chroma at {self.location} is unreachable: {trouble}")
+            return
         try:
             self.client.heartbeat()
         except Exception as exc:

@@ -13,7 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -78,3 +78,24 @@ def nginx(workdir: Path, server_block: str) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def round_robin(upstreams: Sequence[str]) -> str:
+    """A `server_block` for `nginx` that sends each request to the next of `upstreams` ("127.0.0.1:PORT"),
+    in turn, with no stickiness, and passes websocket upgrades (each socket stays on the backend it
+    opened on)."""
+    servers = "".join(f"  server {u};\n" for u in upstreams)
+    return ("upstream mcdewey_replicas {\n" + servers + "}\n"
+            "map $http_upgrade $connection_upgrade { default upgrade; '' close; }\n"
+            "server {\n"
+            "  listen 127.0.0.1:{port};\n"
+            "  location / {\n"
+            "    proxy_pass http://mcdewey_replicas;\n"
+            "    proxy_http_version 1.1;\n"
+            "    proxy_set_header Host $http_host;\n"
+            "    proxy_set_header Upgrade $http_upgrade;\n"
+            "    proxy_set_header Connection $connection_upgrade;\n"
+            "    proxy_buffering off;\n"
+            "    proxy_read_timeout 300s;\n"
+            "  }\n"
+            "}\n")

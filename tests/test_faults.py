@@ -5,6 +5,7 @@ a Chroma server (`chroma run`) that stops and comes back while McDewey serves RE
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -25,6 +26,7 @@ from indexing.embedder import Embedder
 from indexing.index import Index
 from indexing.ingest import Ingester
 from indexing.keyword import KeywordIndex
+from indexing.store import VectorStore
 
 MCDEWEY = str(Path(sys.executable).with_name("mcdewey"))
 
@@ -130,6 +132,7 @@ def test_kill_9_mid_ingest_then_ingest_again_equals_a_clean_run(
                              text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     assert '"added": ' + str(FILES - killed_at) in resumed.stdout  # committed files are not redone
+    assert "was cut short; this run finished it" in json.loads(resumed.stdout)["repairs"]
 
     clean = tmp_path / "clean"
     Ingester(Index(clean, embedder=embedder)).run(paged)
@@ -169,6 +172,40 @@ def test_an_ingest_cut_before_the_keyword_index_is_repaired(
     assert report.added == ["kiwi/1.0/guide/b.md"] and not report.updated
     assert sorted(index.keyword.ids) == sorted(index.catalog.chunk_ids()) == sorted(index.store.all_ids())
     assert index.keyword.search("takahe-setting", 1)[0][0] == "kiwi::1.0::guide::b::0"
+
+
+def test_an_ingest_killed_while_publishing_is_reported_as_repaired(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after a publish wrote its vectors, before its commit (a fault raised in-process: a kill -9
+    lands in that fraction of a second only by chance): the next run reads those files again and its
+    report says so, and that it deleted the vectors no file owns, instead of `repaired 0`."""
+    library = tmp_path / "library"
+    doc = library / "kiwi" / "1.0" / "guide"
+    doc.mkdir(parents=True)
+    (doc / "a.md").write_text("# A\n\nThe first kiwi file.\n", encoding="utf-8")
+    index = Index(tmp_path / "data", embedder=embedder)
+    Ingester(index).run(library)
+    (doc / "b.md").write_text("# B\n\nThe takahe-setting lives here.\n", encoding="utf-8")
+    (doc / "c.md").write_text("# C\n\nThe weka-setting lives here.\n", encoding="utf-8")
+    written = VectorStore.add
+
+    def add_then_die(self: VectorStore, chunks: Any, vectors: Any) -> None:
+        written(self, chunks, vectors)
+        raise KeyboardInterrupt("killed between the vectors and the commit")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(VectorStore, "add", add_then_die)
+        with pytest.raises(KeyboardInterrupt):
+            Ingester(index).run(library)
+    (doc / "c.md").unlink()  # gone before the next run: its vectors belong to no file now
+    report = Ingester(index).run(library)
+    assert report.added == ["kiwi/1.0/guide/b.md"]
+    assert report.repaired == 1 and report.vectors_removed == 1, (report.repaired, report.vectors_removed)
+    assert report.resumed and "read again 1 file" in (report.repairs() or "")
+    assert "deleted 1 vector" in (report.repairs() or "")
+    assert sorted(index.store.all_ids()) == sorted(index.catalog.chunk_ids())
+    assert Ingester(index).run(library).repairs() is None  # a run after a whole one repairs nothing
 
 
 def test_ingest_with_chroma_unreachable_fails_clearly(tmp_path: Path) -> None:

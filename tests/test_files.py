@@ -125,16 +125,54 @@ def test_markdown_pages_are_numbered_as_the_index_numbers_them() -> None:
     assert "".join(p.marker + p.text for p in pages).count("<script>") == 1  # escaped by the template
 
 
-def test_unindexed_markdown_is_shown_escaped(start_server: StartServer, service: Any, tmp_path: Path) -> None:
+def small_served_library(start_server: StartServer, embedder: Any, root: Path) -> str:
+    """`root/lib` indexed into `root/data` with the session's embedder, served; the server's URL."""
     from assistant.service import LibraryService
     from assistant.settings import Settings
+    from indexing.index import Index
+    from indexing.ingest import Ingester
 
+    index = Index(root / "data", embedder=embedder)
+    report = Ingester(index).run(root / "lib")
+    assert not report.failed, report.failed
+    return start_server(LibraryService(Settings(library=root / "lib", data=root / "data", llm="none"), index))
+
+
+def test_markdown_is_shown_escaped(start_server: StartServer, embedder: Any, tmp_path: Path) -> None:
     doc = tmp_path / "lib" / "odd" / "1.0" / "notes"
     doc.mkdir(parents=True)
     (doc / "notes.md").write_text(HOSTILE_MD, encoding="utf-8")
-    other = LibraryService(Settings(library=tmp_path / "lib", data=service.settings.data, llm="none"), service.index)
-    url = start_server(other)
+    url = small_served_library(start_server, embedder, tmp_path)
     html = httpx.get(f"{url}/files/odd/1.0/notes/notes.md", timeout=30).text
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert re.findall(r'id="page=(\d+)"', html) == ["2", "3", "7"]
-    assert "<h1>notes.md</h1>" in html and "View in doc context" not in html
+
+
+def test_only_indexed_files_and_their_documents_assets_are_served(
+        start_server: StartServer, embedder: Any, tmp_path: Path) -> None:
+    """/files serves what the index holds and the stylesheets, images and fonts beside an indexed
+    document; not the library's other files (licence, manifest, metadata, a file never indexed)."""
+    lib = tmp_path / "lib"
+    manual = lib / "kea" / "3.0" / "guide"
+    (manual / "img").mkdir(parents=True)
+    (manual / "index.html").write_text("<html><head><title>Kea Guide</title><link rel=stylesheet href=style.css>"
+                                       "</head><body><h1>Kea</h1><p>The kea parrot opens doors.</p></body></html>")
+    (manual / "style.css").write_text("body { color: black }")
+    (manual / "img" / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (manual / "notes.docx").write_bytes(b"PK\x03\x04 private notes")
+    (manual / "mcdewey.toml").write_text('vendor = "Kea Co"\n')
+    (lib / "COPYRIGHT").write_text("all rights reserved")
+    (lib / "MANIFEST.tsv").write_text("path\tvendor\n")
+    (lib / "orphan" / "1.0" / "doc").mkdir(parents=True)
+    (lib / "orphan" / "1.0" / "doc" / "look.css").write_text("a {}")  # no indexed document in that folder
+    url = small_served_library(start_server, embedder, tmp_path)
+    (manual / "later.txt").write_text("Written after the ingest.")  # not indexed (yet)
+    served = ["kea/3.0/guide/index.html", "kea/3.0/guide/style.css", "kea/3.0/guide/img/logo.png"]
+    refused = ["COPYRIGHT", "MANIFEST.tsv", "kea/3.0/guide/notes.docx", "kea/3.0/guide/mcdewey.toml",
+               "kea/3.0/guide/later.txt", "orphan/1.0/doc/look.css"]
+    for source in served:
+        assert httpx.get(f"{url}/files/{source}", timeout=30).status_code == 200, source
+    for source in refused:
+        got = httpx.get(f"{url}/files/{source}", timeout=30)
+        assert got.status_code == 404, f"{source}: {got.status_code}"
+        assert "private notes" not in got.text and "rights reserved" not in got.text

@@ -5,7 +5,8 @@ chunks with their links
 (`assistant.surfaces.links`), so REST returns exactly what MCP returns. Errors are McDeweyError subclasses,
 turned into `{"detail": reason}` with their status by the app's exception handler (server.py).
 Ranges are checked by the service, not by FastAPI, so REST and MCP reject a bad value with the same
-reason. Endpoints are plain `def`, so FastAPI runs the blocking search (embedding, Chroma) in its threadpool;
+reason. Endpoints are plain `def`, so FastAPI runs them in its threadpool, but for the search (embedding,
+Chroma), which runs in the search lane's threads (`search_lane`);
 `/api/ask` is async and waits for its answer without holding a threadpool thread: a burst of questions
 queues (or is refused with 503 and Retry-After) in the Answerer, and the searches keep their threads. A
 client that goes away stops its answer (checked every DISCONNECT_POLL_S).
@@ -27,6 +28,7 @@ from assistant.answering.results import Timings
 from assistant.service import MAX_CONTEXT, MAX_QUERY_CHARS, LibraryListing, LibraryService
 from assistant.surfaces.access import is_authorized
 from assistant.surfaces.links import ChunkRecord, chunk_records
+from assistant.surfaces.search_lane import searching
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Bad request (empty query, absurd top_k, unknown product/version/doc); see detail"},
@@ -45,7 +47,7 @@ def api_router(service: LibraryService, base_url: str) -> APIRouter:
     router = APIRouter(tags=["library"], responses=ERRORS)
 
     @router.get("/api/search", summary="Hybrid search (dense + BM25) over the library")
-    def search(
+    async def search(
         q: Annotated[str, Query(description=f"The question or terms (1–{MAX_QUERY_CHARS} characters)")],
         top_k: Annotated[int | None, Query(description="Number of chunks (default 8)")] = None,
         product: Filter = None,
@@ -53,7 +55,8 @@ def api_router(service: LibraryService, base_url: str) -> APIRouter:
         doc: Filter = None,
     ) -> list[ChunkRecord]:
         """Chunks best first; each carries `url` (its doc-context page) and `file_url` to cite it."""
-        return chunk_records(service.search(q, top_k, product, version, doc), base_url)
+        found = await searching(lambda: service.search(q, top_k, product, version, doc))
+        return chunk_records(found, base_url)
 
     @router.get("/api/chunks/{chunk_id}", summary="One chunk by id")
     def get_chunk(chunk_id: str) -> ChunkRecord:

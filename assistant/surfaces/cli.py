@@ -47,6 +47,7 @@ NO_SPACE_AGAIN = "Nothing indexed before is lost: free some space and run `mcdew
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from assistant.demo import ensure_demo_library
+    from indexing.chroma_deadline import WRITE_TIMEOUT_S
     from indexing.disk_full import is_disk_full
     from indexing.embedder import Embedder
     from indexing.index import Index
@@ -63,7 +64,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     embedder = Embedder(settings.embed_threads, settings.embed_batch, settings.embed_backend,
                             settings.model_cache, settings.embed_device)
     try:
-        index = Index(settings.data, settings.chroma_url, settings.collection, embedder)
+        index = Index(settings.data, settings.chroma_url, settings.collection, embedder,
+                      chroma_timeout=max(settings.chroma_timeout, WRITE_TIMEOUT_S))
         ingester = Ingester(index, progress=update, max_file_chunks=args.max_file_chunks,
                             batch_chunks=settings.ingest_batch)
         report = ingester.run(settings.library, force=args.force)
@@ -94,17 +96,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         "added": len(report.added), "updated": len(report.updated), "removed": len(report.removed),
         "unchanged": report.unchanged, "skipped": len(report.skipped), "failed": len(report.failed),
         "warned": len(report.warnings), "partial": sum(p.partial for p in report.warnings),
-        "repaired": report.repaired, "chunks_added": report.chunks_added,
+        "repaired": report.repaired, "vectors_removed": report.vectors_removed, "chunks_added": report.chunks_added,
         "chunks_embedded": report.chunks_embedded, "chunks_total": report.chunks_total,
         "seconds": round(report.seconds, 2),
     }
     if args.json:
-        print(json.dumps({**summary, "failures": [vars(p) for p in report.failed],
+        print(json.dumps({**summary, "repairs": report.repairs(), "failures": [vars(p) for p in report.failed],
                           "warnings": [vars(p) for p in report.warnings],
                           "skipped_files": [vars(p) for p in report.skipped]}, indent=2))
     else:
         print(f"Library {settings.library} → index {settings.data}")
         print(", ".join(f"{k} {v}" for k, v in summary.items()))
+        if report.repairs():
+            print(f"  repaired: {report.repairs()}")
         for p in report.failed:
             print(f"  FAILED  {p.source}: {p.reason}")
         for p in report.warnings:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, TypedDict, TypeVar
 from urllib.parse import urlparse
 
@@ -36,6 +36,7 @@ from assistant.service import MAX_CONTEXT, LibraryListing, LibraryService
 from assistant.settings import Settings
 from assistant.surfaces.links import ChunkRecord, chunk_record, chunk_records
 from assistant.surfaces.mcp_resources import register_resources
+from assistant.surfaces.search_lane import searching
 
 T = TypeVar("T")
 
@@ -140,10 +141,11 @@ def _result(value: BaseModel | Sequence[BaseModel]) -> CallToolResult:
         "result": [m.model_dump(mode="json", by_alias=True) for m in items]})
 
 
-async def _call(fn: Callable[[], T]) -> T:
-    """Run a blocking service call off the event loop; its errors become tool errors with the reason."""
+async def _call(fn: Callable[[], T], lane: Callable[[Callable[[], T]], Awaitable[T]] | None = None) -> T:
+    """Run a blocking service call off the event loop (a search in the search lane); its errors become
+    tool errors with the reason."""
     try:
-        return await anyio.to_thread.run_sync(fn)
+        return await (lane(fn) if lane else anyio.to_thread.run_sync(fn))
     except McDeweyError as exc:
         raise ToolError(str(exc)) from exc
 
@@ -159,6 +161,11 @@ def build_mcp(settings: Settings, service: LibraryService) -> FastMCP:
         streamable_http_path="/mcp",
         log_level="WARNING",
         transport_security=transport_security(settings),
+        # No server-side sessions (MCP 2026-07-28 is stateless for this reason): any replica behind any
+        # balancer answers any request, and `initialize` keeps nothing, so a flood of them holds no
+        # memory and locks no client out. Each answer is one JSON body, which proxies pass unbuffered.
+        stateless_http=True,
+        json_response=True,
     )
     base = settings.base_url()
 
@@ -170,7 +177,7 @@ def build_mcp(settings: Settings, service: LibraryService) -> FastMCP:
         version: Annotated[str | None, Field(description="Exact version name from list_library")] = None,
         doc: Annotated[str | None, Field(description="Exact document slug from list_library")] = None,
     ) -> Annotated[CallToolResult, list[ChunkRecord]]:
-        chunks = await _call(lambda: service.search(query, top_k, product, version, doc))
+        chunks = await _call(lambda: service.search(query, top_k, product, version, doc), searching)
         return _result(chunk_records(chunks, base))
 
     @mcp.tool(description=GET_CHUNK_DOC, **read_only("get_chunk"))

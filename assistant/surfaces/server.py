@@ -30,6 +30,8 @@ from assistant.settings import Settings
 from assistant.surfaces import chat_root, listen
 from assistant.surfaces.access import LOGIN_PATH, AccessMiddleware, login_router
 from assistant.surfaces.api import api_router, ask_router
+from assistant.surfaces.body_check import JsonBodyCheck
+from assistant.surfaces.connections import RequestDeadlineProtocol, raise_file_limit
 from assistant.surfaces.mcp_tools import build_mcp
 from assistant.surfaces.prefix import PrefixMiddleware, path_prefix, route_path
 from assistant.surfaces.web import STATIC, error_page, web_router
@@ -203,6 +205,7 @@ def create_app(settings: Settings, service: LibraryService | None = None) -> Fas
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.router.routes.extend(mcp_app.routes)  # /mcp itself, not a mount that redirects to /mcp/
     add_error_handlers(app)
+    app.add_middleware(JsonBodyCheck)  # inside the body limit: reads at most MAX_BODY_BYTES
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     if settings.api_token:
         app.add_middleware(AccessMiddleware, token=settings.api_token)  # outermost: before any body
@@ -249,5 +252,7 @@ def serve(settings: Settings, sock: socket.socket | None = None) -> None:
     app = create_app(settings)
     base = settings.base_url()
     log.info("McDewey at %s/ · MCP endpoint %s/mcp · REST %s/api · chat %s%s", base, base, base, base, CHAT_PATH)
+    raise_file_limit()
     # uvicorn serves the socket bound above (`fd`: it takes it as it is, whatever its family)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", fd=sock.fileno())
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", fd=sock.fileno(),
+                http=RequestDeadlineProtocol)

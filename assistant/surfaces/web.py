@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 
 from assistant.errors import BadRequest, McDeweyError, NothingIndexed
 from assistant.service import LibraryListing, LibraryService, PageView
@@ -25,6 +26,7 @@ from assistant.settings import Settings
 from assistant.surfaces.files import FAVICON, file_response, library_file, markdown_pages
 from assistant.surfaces.links import chunk_anchor, chunk_href, doc_href, file_href, is_markdown, is_pdf, opens_at_page
 from assistant.surfaces.passage import chunk_body, wrap_matches
+from assistant.surfaces.search_lane import searching
 from indexing.chunk import Chunk
 from indexing.tokens import QUESTION_STOPWORDS
 
@@ -158,7 +160,8 @@ def _choices(listing: LibraryListing) -> tuple[list[str], list[str]]:
 
 
 def web_router(settings: Settings, service: LibraryService) -> APIRouter:
-    """The HTML pages and /files, bound to one service. Routes are plain `def`: the threadpool runs them."""
+    """The HTML pages and /files, bound to one service. Routes are plain `def`: the threadpool runs them
+    (the search page's search runs in the search lane, `search_lane`)."""
     router = APIRouter(include_in_schema=False)
     mcp_url = settings.base_url() + "/mcp"
 
@@ -170,21 +173,21 @@ def web_router(settings: Settings, service: LibraryService) -> APIRouter:
                       form={}, empty=None if listing.chunks else service.nothing_indexed())
 
     @router.get("/search", response_class=HTMLResponse)
-    def search(
+    async def search(
         q: str = "",
         product: str = "",
         version: str = "",
         doc: str = "",
         top_k: Annotated[int | None, Query()] = None,
     ) -> HTMLResponse:
-        products, versions = _choices(service.list_library())
+        products, versions = _choices(await run_in_threadpool(service.list_library))
         form = {"q": q, "product": product, "version": version, "doc": doc}
         context: dict[str, Any] = {"form": form, "products": products, "versions": versions, "results": None}
         if not q.strip():
             return render("search.html", **context)
         terms = query_terms(q)
         try:
-            chunks = service.search(q, top_k, product or None, version or None, doc or None)
+            chunks = await searching(lambda: service.search(q, top_k, product or None, version or None, doc or None))
         except (BadRequest, NothingIndexed) as exc:
             return render("search.html", status=exc.status, error=str(exc), **context)
         context["results"] = [(c, snippet(c.text, terms)) for c in chunks]
@@ -220,14 +223,12 @@ def web_router(settings: Settings, service: LibraryService) -> APIRouter:
 
     @router.api_route("/files/{source:path}", methods=["GET", "HEAD"])
     def files(source: str, raw: bool = False) -> Response:
-        path = library_file(service.library_root, source)
+        path = library_file(service.library_root, source)  # nothing outside the root, whatever the index says
+        record = service.original(source)  # an indexed file, or an asset of an indexed document
         pages = markdown_pages(path) if is_markdown(source) and not raw else None
         if pages is None:
             return file_response(path, source)
-        try:
-            title = service.file_record(source).doc_title
-        except McDeweyError:  # a file the index does not hold (skipped, failed, not ingested yet)
-            title = None
+        title = record.doc_title if record else None
         return render("original.html", source=source, title=title or Path(source).name, indexed=title is not None,
                       pages=pages)
 
