@@ -34,7 +34,7 @@ def product_version_label(chunk: Chunk) -> str:
     """'BIRD 2.0' / 'PostgreSQL 15': the product as the title spells it, and the version."""
     title_words = chunk.doc_title.split()
     aliases = product_aliases(chunk)
-    name = next((w for w in title_words if w.lower() in aliases), chunk.product)
+    name = next((w.strip(":,.;") for w in title_words if w.strip(":,.;").lower() in aliases), chunk.product)
     return f"{name} {chunk.version}"
 
 

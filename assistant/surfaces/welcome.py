@@ -24,6 +24,7 @@ log = logging.getLogger("mcdewey.chat")
 MAX_PRODUCTS = 3  # products whose manuals are searched for an example (the largest first)
 PROBE = "default value of the setting"  # what finds passages that define an option and its default
 FOLLOW_UP = "And what is its default value?"
+SECTION_PROBE = "how to configure"  # what finds a manual's working sections when no setting is named
 _IDENTIFIER = re.compile(r"^[A-Za-z][\w-]*(?:[._][A-Za-z0-9][\w-]*)+$|^[a-z]+_[a-z_]+$")
 
 
@@ -65,22 +66,43 @@ def find_examples(service: LibraryService, answerer: Answerer) -> Examples:
                      if _IDENTIFIER.match(t)]
             for name in names[:2]:
                 question = f"What does {name} do in {product_version_label(chunk)}?"
+                if question in found or (pair is not None and question == pair[0]):
+                    continue
                 first = _answered(answerer, question, source=chunk.source)
                 if first is None:
                     continue
                 history = [{"role": "user", "content": question}, {"role": "assistant", "content": first}]
                 if pair is None and _answered(answerer, FOLLOW_UP, history, chunk.source, needs_number=True):
                     pair = (question, FOLLOW_UP)
-                elif question not in found:
+                else:
                     found.append(question)
                 break
             if (pair is not None or found) and len(found) >= 1:
                 break
         if pair is not None and len(found) >= 1:
             break
+    if pair is None and not found:
+        found = _about_sections(service, answerer)
     if pair is None:
         return Examples(others=tuple(found[:2]))
     return Examples(pair[0], pair[1], tuple(found[:1]))
+
+
+def _about_sections(service: LibraryService, answerer: Answerer) -> list[str]:
+    """For a library whose manuals name no settings: what a manual says about one of its sections."""
+    found: list[str] = []
+    for product in _products(service):
+        for chunk in service.search(SECTION_PROBE, 8, product):
+            heading = re.sub(r"^[\d.]+\s+", "", chunk.heading[-1]) if chunk.heading else ""
+            if not re.fullmatch(r"[A-Za-z][\w -]{3,50}", heading) or heading.lower() in chunk.doc_title.lower():
+                continue
+            question = f"What does the {chunk.doc_title} say about {heading.lower()}?"
+            if question not in found and _answered(answerer, question, source=chunk.source):
+                found.append(question)
+                break
+        if len(found) >= 2:
+            break
+    return found
 
 
 def examples_for(service: LibraryService, answerer: Answerer) -> Examples:
