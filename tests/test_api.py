@@ -223,8 +223,10 @@ def test_symlinks_out_of_the_library_are_404(
     url = start_server(svc)
     assert raw_get(url, "/files/acme/2.0/admin-guide/leak.txt")[0] == 404
     assert raw_get(url, "/files/acme/2.0/admin-guide/up/secret.txt")[0] == 404
-    response = httpx.get(f"{url}/files/acme/inside.html", timeout=30)  # a link that stays inside is fine
+    response = httpx.get(f"{url}/files/acme/2.0/admin-guide/admin.html", timeout=30)  # the indexed original
     assert response.status_code == 200 and "UmssMtaBadMail" in response.text
+    # a link that stays inside the library but was never indexed is not served either (only indexed files are)
+    assert httpx.get(f"{url}/files/acme/inside.html", timeout=30).status_code == 404
     assert "TOP-SECRET" not in httpx.get(f"{url}/files/acme/2.0/admin-guide/leak.txt", timeout=30).text
 
 
