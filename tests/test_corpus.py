@@ -61,8 +61,12 @@ def test_the_whole_library_scans_with_every_document_accounted_for() -> None:
     assert len(scan.files) > 1300
     assert not scan.failed
     generated = set(GENERATED_DIRS.values())
-    assert all("unsupported" in s.reason or s.reason in generated for s in scan.skipped), [
-        s for s in scan.skipped if "unsupported" not in s.reason and s.reason not in generated]
+    # the pages documentation generators make for their own machinery (search, genindex) are skipped too
+    def accounted(reason: str) -> bool:
+        return "unsupported" in reason or reason in generated or reason.startswith("generated ")
+
+    assert all(accounted(s.reason) for s in scan.skipped), [s for s in scan.skipped if not accounted(s.reason)]
+    assert sum(s.reason.startswith("generated ") for s in scan.skipped) == 4  # BIND's and HAProxy Lua's
     assert any(f.source == "postgresql/15/manual/runtime-config-client.html" for f in scan.files)
 
 
