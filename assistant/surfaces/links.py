@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 
 from pydantic import Field
 
-from indexing.chunk import Chunk
+from indexing.chunk import Chunk, Quote
 
 _NOT_ID_SAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -23,6 +23,10 @@ class ChunkRecord(Chunk):
 
     url: str = Field(description="Absolute link to the chunk in its document's context (the page to cite)")
     file_url: str = Field(description="Absolute link to the original file (#page=N for PDFs and Markdown)")
+    view_url: str = Field(
+        description="Absolute link to what a citation shows: a PDF's printed page with the cited sentence "
+        "(`quote`) marked, else the doc context scrolled to it and marked"
+    )
 
 
 def chunk_anchor(chunk_id: str) -> str:
@@ -65,19 +69,51 @@ def file_href(source: str, page: int | None = None, base: str = "") -> str:
     return href
 
 
-def doc_href(source: str, page: int | None = None, chunk_id: str | None = None, base: str = "") -> str:
-    """The doc-context page of `source` (at `page`), highlighting and scrolling to `chunk_id`."""
+def quote_param(cited: Quote) -> str:
+    """A cited sentence in a URL: `START-END`, its offsets in the chunk's text."""
+    return f"{cited.start}-{cited.end}"
+
+
+def _query(page: int | None, chunk_id: str | None, cited: Quote | None) -> str:
     params: dict[str, str] = {}
     if page is not None:
         params["page"] = str(page)
     if chunk_id is not None:
         params["chunk"] = chunk_id
-    href = f"{base}/docs/{quote_source(source)}"
-    if params:
-        href += "?" + urlencode(params, quote_via=quote)
+        if cited is not None:
+            params["at"] = quote_param(cited)
+    return "?" + urlencode(params, quote_via=quote) if params else ""
+
+
+def doc_href(
+    source: str, page: int | None = None, chunk_id: str | None = None, base: str = "", cited: Quote | None = None
+) -> str:
+    """The doc-context page of `source` (at `page`), highlighting and scrolling to `chunk_id`; with
+    `cited`, its sentence is marked and carries the chunk's anchor, so the page opens at the sentence."""
+    href = f"{base}/docs/{quote_source(source)}" + _query(page, chunk_id, cited)
     if chunk_id is not None:
         href += "#" + chunk_anchor(chunk_id)
     return href
+
+
+def page_href(
+    source: str, page: int, chunk_id: str | None = None, base: str = "", cited: Quote | None = None
+) -> str:
+    """A PDF's page view: physical page `page` as printed, `chunk_id`'s lines and its sentence `cited` marked."""
+    return f"{base}/pages/{quote_source(source)}" + _query(page, chunk_id, cited)
+
+
+def page_image_href(source: str, page: int, base: str = "") -> str:
+    """The PNG of a PDF's physical page `page` (the page view draws its marks over it)."""
+    return f"{base}/page-images/{quote_source(source)}" + _query(page, None, None)
+
+
+def view_href(chunk: Chunk, base: str = "") -> str:
+    """Where a citation opens: a PDF chunk's page with its sentence marked, else its doc context
+    scrolled to the sentence. The page is the cited sentence's (see `Chunk.cited_at`)."""
+    if is_pdf(chunk.source) and chunk.page is not None:
+        return page_href(chunk.source, chunk.page, chunk.chunk_id, base, chunk.quote)
+    return doc_href(chunk.source, chunk.page, chunk.chunk_id, base, chunk.quote)
 
 
 def chunk_href(chunk_id: str, base: str = "") -> str:
@@ -90,8 +126,9 @@ def chunk_record(chunk: Chunk, base_url: str) -> ChunkRecord:
     base = base_url.rstrip("/")
     return ChunkRecord(
         **chunk.model_dump(),
-        url=doc_href(chunk.source, chunk.page, chunk.chunk_id, base),
+        url=doc_href(chunk.source, chunk.page, chunk.chunk_id, base, chunk.quote),
         file_url=file_href(chunk.source, chunk.page, base),
+        view_url=view_href(chunk, base),
     )
 
 
