@@ -201,7 +201,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def format_answer(result: AnswerResult, base_url: str) -> str:
     """The answer as plain text for a terminal: text, note, then the sources with their links."""
-    from assistant.surfaces.links import doc_href, file_href
+    from assistant.surfaces.links import file_href, quoted, view_href
 
     lines = [result.answer]
     if result.note and not result.declined:
@@ -215,8 +215,8 @@ def format_answer(result: AnswerResult, base_url: str) -> str:
             where = " · ".join(x for x in (chunk.doc_title, chunk.version, chunk.pages_text(),
                                            " › ".join(chunk.heading)) if x)
             lines.append(f"[{n}] {where}")
-            lines.append(f"    {doc_href(chunk.source, chunk.page, chunk.chunk_id, base_url)}")
-            lines.append(f"    {file_href(chunk.source, chunk.page, base_url)}")
+            lines.append(f"    {view_href(chunk, base_url)}")  # a PDF's page, or the doc context, at the sentence
+            lines.append(f"    {file_href(chunk.source, chunk.page, base_url, quoted(chunk))}")
     return "\n".join(lines)
 
 

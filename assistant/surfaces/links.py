@@ -61,12 +61,36 @@ def page_anchor(page: int) -> str:
     return f"page={page}"
 
 
-def file_href(source: str, page: int | None = None, base: str = "") -> str:
-    """The original file, at `#page=N` where it can open there (PDF, Markdown); others have no page to jump to."""
+FRAGMENT_WORDS = 4  # words each end of a text fragment gives: enough to be unique on a page of a manual
+
+
+def text_fragment(sentence: str) -> str:
+    """`:~:text=START,END` for `sentence` (a browser's scroll-to-text fragment: it opens the page at
+    the passage and marks it), or "" for an empty one. '-', ',' and '&' are encoded, as the syntax asks."""
+    words = sentence.split()
+    if not words:
+        return ""
+
+    def enc(part: list[str]) -> str:
+        return quote(" ".join(part), safe="").replace("-", "%2D")
+
+    ends = [words] if len(words) <= 2 * FRAGMENT_WORDS else [words[:FRAGMENT_WORDS], words[-FRAGMENT_WORDS:]]
+    return ":~:text=" + ",".join(enc(part) for part in ends)
+
+
+def file_href(source: str, page: int | None = None, base: str = "", sentence: str = "") -> str:
+    """The original file, at `#page=N` where it can open there (PDF, Markdown); a text or HTML original
+    (and a Markdown one) also at `sentence`, by a text fragment (PDF viewers do not read them)."""
     href = f"{base}/files/{quote_source(source)}"
-    if page is not None and opens_at_page(source):
-        href += "#" + page_anchor(page)
-    return href
+    fragment = page_anchor(page) if page is not None and opens_at_page(source) else ""
+    if sentence and not is_pdf(source):
+        fragment += text_fragment(sentence)
+    return href + ("#" + fragment if fragment else "")
+
+
+def quoted(chunk: Chunk) -> str:
+    """The sentence a citation of `chunk` quotes ("" for a chunk cited without one)."""
+    return chunk.text[chunk.quote.start : chunk.quote.end] if chunk.quote else ""
 
 
 def quote_param(cited: Quote) -> str:
@@ -103,9 +127,12 @@ def page_href(
     return f"{base}/pages/{quote_source(source)}" + _query(page, chunk_id, cited)
 
 
-def page_image_href(source: str, page: int, base: str = "") -> str:
-    """The PNG of a PDF's physical page `page` (the page view draws its marks over it)."""
-    return f"{base}/page-images/{quote_source(source)}" + _query(page, None, None)
+def page_image_href(
+    source: str, page: int, base: str = "", chunk_id: str | None = None, cited: Quote | None = None
+) -> str:
+    """The PNG of a PDF's physical page `page`; with `chunk_id` (and `cited`), the marks drawn on it
+    (the page view draws its own over the plain image; the chat's side panel shows this one)."""
+    return f"{base}/page-images/{quote_source(source)}" + _query(page, chunk_id, cited)
 
 
 def view_href(chunk: Chunk, base: str = "") -> str:
@@ -127,7 +154,7 @@ def chunk_record(chunk: Chunk, base_url: str) -> ChunkRecord:
     return ChunkRecord(
         **chunk.model_dump(),
         url=doc_href(chunk.source, chunk.page, chunk.chunk_id, base, chunk.quote),
-        file_url=file_href(chunk.source, chunk.page, base),
+        file_url=file_href(chunk.source, chunk.page, base, quoted(chunk)),
         view_url=view_href(chunk, base),
     )
 

@@ -11,17 +11,19 @@ Bad input is a 4xx with the reason; a PDF that PDFium cannot render is a 500 wit
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
+from PIL import Image, ImageDraw
 
 from assistant.errors import BadRequest, McDeweyError, NotFound
 from assistant.service import LibraryService, shown
 from assistant.settings import Settings
-from assistant.surfaces.cited import mark_sentence
+from assistant.surfaces.cited import mark_sentence, parse_at, quote_on_page
 from assistant.surfaces.files import library_file
 from assistant.surfaces.links import is_pdf, page_href, page_image_href
 from assistant.surfaces.page_cache import PageCache
@@ -32,7 +34,6 @@ from indexing.pdf_page import Box, Found, locate, page_info, render_png
 
 IMAGE_WIDTH_PX = 1600  # shown at most 820 CSS px wide: sharp at 2x; a text page ~40 ms, 0.2–0.6 MB
 MARK_PAD = 1.0  # points around a line box, so the mark covers ascenders and descenders
-_AT = re.compile(r"(\d{1,9})-(\d{1,9})")
 _PIECES = re.compile(r"(?<=[.!?:;])\s+|\n+")  # a chunk's part cut into sentences and lines to find each
 MIN_PIECE_LETTERS = 4  # shorter pieces ("1.", "a)") would be found anywhere on the page
 
@@ -51,27 +52,6 @@ class PageMarks:
     lines: list[Box]
     sentence_text: str
     sentence_level: str | None  # how loosely the sentence was matched; None when it was not found
-
-
-def parse_at(at: str | None, chunk: Chunk | None) -> Quote | None:
-    """`START-END` as a Quote of `chunk`'s text; BadRequest with the reason for anything else."""
-    if at is None or at == "":
-        return None
-    if chunk is None:
-        raise BadRequest("'at' names a sentence of a chunk: give 'chunk' too")
-    found = _AT.fullmatch(at)
-    if found is None:
-        raise BadRequest(f"'at' must be START-END (offsets in the chunk's text), not {shown(at)}")
-    start, end = int(found[1]), int(found[2])
-    if not start < end <= len(chunk.text):
-        raise BadRequest(f"'at' {start}-{end} is outside the chunk's text (0-{len(chunk.text)})")
-    return Quote(start=start, end=end)
-
-
-def quote_on_page(chunk: Chunk, cited: Quote, page: int) -> str:
-    """The part of the cited sentence printed on `page` ("" when none is)."""
-    return "".join(chunk.text[max(cited.start, s.offset) : min(cited.end, end)]
-                   for s, end in chunk.page_spans() if s.page == page)
 
 
 def quote_pages(chunk: Chunk, cited: Quote) -> list[int]:
@@ -108,6 +88,24 @@ def find_marks(path: Path, page: int, chunk: Chunk | None, cited: Quote | None) 
         sentence_text=sentence,
         sentence_level=own.level if own else None,
     )
+
+
+SENTENCE_RGBA = (255, 200, 0, 110)  # the page view's colours (style.css), for the chat's drawn image
+LINE_RGBA = (80, 150, 255, 36)
+
+
+def draw_marks(png: bytes, marks: PageMarks, scale: float) -> bytes:
+    """`png` with the marks drawn on it (`scale`: pixels per point): the chat's side panel shows
+    Markdown, where an SVG overlay cannot go."""
+    image = Image.open(io.BytesIO(png)).convert("RGBA")
+    layer = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    for boxes, colour in ((marks.lines, LINE_RGBA), (marks.sentence, SENTENCE_RGBA)):
+        for b in boxes:
+            draw.rectangle([b.x * scale, b.y * scale, (b.x + b.width) * scale, (b.y + b.height) * scale], fill=colour)
+    out = io.BytesIO()
+    Image.alpha_composite(image, layer).convert("RGB").save(out, "PNG")
+    return out.getvalue()
 
 
 def _padded(box: Box) -> Box:
@@ -179,13 +177,19 @@ def page_router(settings: Settings, service: LibraryService) -> APIRouter:
         )
 
     @router.api_route("/page-images/{source:path}", methods=["GET", "HEAD"])
-    def page_image(source: str, page: int) -> Response:
+    def page_image(source: str, page: int, chunk: str | None = None, at: str | None = None) -> Response:
         path, pages = _pdf(service, source)
         _check_page(page, pages, source)
+        target = _target(service, source, chunk)
+        cited = parse_at(at, target)
         stat = path.stat()
-        key = (str(path), stat.st_size, stat.st_mtime_ns, page, IMAGE_WIDTH_PX)
+        key: tuple[object, ...] = (str(path), stat.st_size, stat.st_mtime_ns, page, IMAGE_WIDTH_PX)
         try:
             png = cache.get(key, lambda: render_png(path, page, IMAGE_WIDTH_PX))
+            if target is not None:  # the marks drawn on the image, for views that cannot overlay them
+                plain, width = png, page_info(path, page).width
+                png = cache.get((*key, target.chunk_id, at), lambda: draw_marks(
+                    plain, find_marks(path, page, target, cited), IMAGE_WIDTH_PX / width))
         except LoaderError as exc:
             raise Unrenderable(f"{shown(source)}, page {page} cannot be rendered: {exc}") from exc
         return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
