@@ -94,17 +94,31 @@ SENTENCE_RGBA = (255, 200, 0, 110)  # the page view's colours (style.css), for t
 LINE_RGBA = (80, 150, 255, 36)
 
 
+BAND_PAD_PT = 24  # points of page kept above and below the marks in the chat's clip
+BAND_RATIO = 9 / 16  # Chainlit shows an image in a 16:9 box: a taller clip would be shrunk to a thumbnail
+
+
 def draw_marks(png: bytes, marks: PageMarks, scale: float) -> bytes:
-    """`png` with the marks drawn on it (`scale`: pixels per point): the chat's side panel shows
-    Markdown, where an SVG overlay cannot go."""
+    """`png` with the marks drawn on it (`scale`: pixels per point), cut to the band of the page they
+    lie in (at least 16:9): the chat's side panel shows Markdown, where an SVG overlay cannot go, and
+    a whole page there is too small to read."""
     image = Image.open(io.BytesIO(png)).convert("RGBA")
     layer = Image.new("RGBA", image.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
     for boxes, colour in ((marks.lines, LINE_RGBA), (marks.sentence, SENTENCE_RGBA)):
         for b in boxes:
             draw.rectangle([b.x * scale, b.y * scale, (b.x + b.width) * scale, (b.y + b.height) * scale], fill=colour)
+    marked = Image.alpha_composite(image, layer).convert("RGB")
+    boxes = marks.sentence + marks.lines
+    if boxes:
+        top = (min(b.y for b in boxes) - BAND_PAD_PT) * scale
+        bottom = (max(b.y + b.height for b in boxes) + BAND_PAD_PT) * scale
+        focus = marks.sentence[0].y * scale if marks.sentence else top
+        height = max(bottom - top, image.width * BAND_RATIO)
+        top = min(max(0.0, min(top, focus - height / 3)), max(0.0, image.height - height))
+        marked = marked.crop((0, int(top), image.width, int(min(image.height, top + height))))
     out = io.BytesIO()
-    Image.alpha_composite(image, layer).convert("RGB").save(out, "PNG")
+    marked.save(out, "PNG")
     return out.getvalue()
 
 
