@@ -184,3 +184,15 @@ def test_at_is_two_offsets(bad: str) -> None:
     with pytest.raises(BadRequest):
         parse_at(bad, chunk)
     assert parse_at("4-12", chunk) is not None
+
+
+def test_the_coverage_check_tells_a_covering_mark_from_a_missing_one(service: Any, library: Path) -> None:
+    """`mcdewey eval --marks` checks each sentence with PDFium's text under the marks."""
+    from assistant.measure.marks import check
+
+    settings = next(c for c in chunks_of(service, PDF) if "MCDEWEY_DATA" in c.text)
+    good = check(library / PDF, settings.cited_at("MCDEWEY_DATA: where the index is kept."), settings.page or 0)
+    assert good.covered and good.level == "exact" and good.reason == ""
+    reworded = settings.model_copy(update={"text": settings.text.replace("index is kept", "vectors are stored")})
+    missed = check(library / PDF, reworded.cited_at("MCDEWEY_DATA: where the vectors are stored."), settings.page or 0)
+    assert not missed.covered and missed.reason  # not printed on the page: no mark, and a reason

@@ -160,6 +160,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps(outcome, indent=2) if args.json else followups_table(outcome))
         return 0
     questions = load_questions(Path(args.questions))
+    if args.marks is not None:  # the page view's marks over cited sentences, pooled over the files given
+        from assistant.measure.marks import run_marks
+        return run_marks(service, [Path(f) for f in (args.questions, *args.marks)], args.json)
     if args.answers:
         from assistant.measure.answers import answers_table, evaluate_answers
 
@@ -295,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--followups", action="store_true",
                    help="QUESTIONS is a file of two-turn conversations: does the second answer cite the "
                    "follow-up's own answer?")
+    p.add_argument("--marks", nargs="*", metavar="MORE", help="answer QUESTIONS (and MORE files): does the page "
+                   "view's mark cover 200 sampled cited PDF sentences?")
     p.add_argument("--json", action="store_true", help="print the measures as JSON instead of tables")
     p.set_defaults(func=cmd_eval)
 
