@@ -77,7 +77,7 @@ def test_chat_citation_opens_the_printed_page_with_the_sentence_marked(
     side = page.locator("#side-view-content")
     picture = side.locator("img").first  # the printed page, its sentence marked on the image
     picture.wait_for(timeout=WAIT_MS)
-    page.wait_for_function("img => img.complete && img.naturalWidth > 1000", arg=picture.element_handle(),
+    page.wait_for_function("img => img.complete && img.naturalWidth > 400", arg=picture.element_handle(),
                            timeout=WAIT_MS)
     assert side.locator(".font-bold", has_text="MCDEWEY_DATA: where").count() == 1  # and in the text, in bold
     link = answer.locator("li", has=page.locator(".element-link", has_text="[1]")).locator(

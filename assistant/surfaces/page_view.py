@@ -99,7 +99,7 @@ BAND_RATIO = 9 / 16  # Chainlit shows an image in a 16:9 box: a taller clip woul
 
 
 def draw_marks(png: bytes, marks: PageMarks, scale: float) -> bytes:
-    """`png` with the marks drawn on it (`scale`: pixels per point), cut to the band of the page they
+    """`png` with the marks drawn on it (`scale`: pixels per point), cut to the part of the page they
     lie in (at least 16:9): the chat's side panel shows Markdown, where an SVG overlay cannot go, and
     a whole page there is too small to read."""
     image = Image.open(io.BytesIO(png)).convert("RGBA")
@@ -110,13 +110,15 @@ def draw_marks(png: bytes, marks: PageMarks, scale: float) -> bytes:
             draw.rectangle([b.x * scale, b.y * scale, (b.x + b.width) * scale, (b.y + b.height) * scale], fill=colour)
     marked = Image.alpha_composite(image, layer).convert("RGB")
     boxes = marks.sentence + marks.lines
-    if boxes:
+    if boxes:  # the marks' columns and lines, with a margin, at least 16:9
+        left = max(0.0, (min(b.x for b in boxes) - BAND_PAD_PT) * scale)
+        right = min(float(image.width), (max(b.x + b.width for b in boxes) + BAND_PAD_PT) * scale)
         top = (min(b.y for b in boxes) - BAND_PAD_PT) * scale
         bottom = (max(b.y + b.height for b in boxes) + BAND_PAD_PT) * scale
         focus = marks.sentence[0].y * scale if marks.sentence else top
-        height = max(bottom - top, image.width * BAND_RATIO)
+        height = max(bottom - top, (right - left) * BAND_RATIO)
         top = min(max(0.0, min(top, focus - height / 3)), max(0.0, image.height - height))
-        marked = marked.crop((0, int(top), image.width, int(min(image.height, top + height))))
+        marked = marked.crop((int(left), int(top), int(right), int(min(image.height, top + height))))
     out = io.BytesIO()
     marked.save(out, "PNG")
     return out.getvalue()
