@@ -2,7 +2,7 @@
 
 Takes a key (the file, its size and modification time, the page, the width) and a function that
 renders; gives the PNG bytes, rendering only on a miss, so paging back and forth through a manual
-answers from memory. The budget counts the PNGs' bytes (a text page ~0.2–0.6 MB at 1,600 px).
+answers from memory. The budget counts the PNGs' bytes (a text page ~70–200 KB at 1,600 px).
 """
 
 from __future__ import annotations

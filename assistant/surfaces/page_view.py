@@ -32,7 +32,7 @@ from indexing.chunk import Chunk, Quote
 from indexing.document import LoaderError
 from indexing.pdf_page import Box, Found, locate, page_info, render_png
 
-IMAGE_WIDTH_PX = 1600  # shown at most 820 CSS px wide: sharp at 2x; a text page ~40 ms, 0.2–0.6 MB
+IMAGE_WIDTH_PX = 1600  # shown at most 820 CSS px wide: sharp at 2x (a US-letter page at 2.6 px a point)
 MARK_PAD = 1.0  # points around a line box, so the mark covers ascenders and descenders
 _PIECES = re.compile(r"(?<=[.!?:;])\s+|\n+")  # a chunk's part cut into sentences and lines to find each
 MIN_PIECE_LETTERS = 4  # shorter pieces ("1.", "a)") would be found anywhere on the page
