@@ -26,6 +26,7 @@ from assistant.surfaces.cited import mark_doc_sections, parse_at
 from assistant.surfaces.files import FAVICON, file_response, library_file, markdown_pages
 from assistant.surfaces.links import chunk_anchor, chunk_href, doc_href, file_href, is_markdown, is_pdf, opens_at_page
 from assistant.surfaces.passage import chunk_body, wrap_matches
+from assistant.surfaces.reflow import reflow_sections
 from indexing.chunk import Chunk
 from indexing.tokens import QUESTION_STOPWORDS
 
@@ -215,6 +216,7 @@ def web_router(settings: Settings, service: LibraryService) -> APIRouter:
             page = target.page if target and target.source == source and target.page else 1
         view = service.page_view(source, page)
         sections = doc_sections(view, chunk, page)
+        reflow_sections(sections, source)
         cited = parse_at(at, target) if target and target.source == source else None
         if target is not None and cited is not None:  # the cited sentence marked, the link opening at it
             mark_doc_sections(sections, target, cited)
