@@ -167,7 +167,9 @@ def locate(path: Path, page: int, texts: Sequence[str]) -> list[Found]:
     with _opened(path, page) as (_, pdf_page):
         textpage = pdf_page.get_textpage()
         try:
-            chars = _page_chars(textpage)
+            # Character boxes are in the unrotated page's space; a page turned by /Rotate gets no marks
+            # (none of the shared library's 5,018 PDF pages is) rather than marks in the wrong place.
+            chars = _page_chars(textpage) if pdf_page.get_rotation() == 0 else []
             left, _, _, top = pdf_page.get_bbox()  # what is rendered: the crop box within the media box
             compacts = {name: _compact(chars, key) for name, key in _LEVELS}
             out: list[Found] = []
