@@ -196,3 +196,19 @@ def test_the_coverage_check_tells_a_covering_mark_from_a_missing_one(service: An
     reworded = settings.model_copy(update={"text": settings.text.replace("index is kept", "vectors are stored")})
     missed = check(library / PDF, reworded.cited_at("MCDEWEY_DATA: where the vectors are stored."), settings.page or 0)
     assert not missed.covered and missed.reason  # not printed on the page: no mark, and a reason
+
+
+def test_a_turned_page_gets_no_marks_rather_than_wrong_ones(library: Path, tmp_path: Path) -> None:
+    from pypdf import PdfReader, PdfWriter
+
+    from indexing.pdf_page import locate
+
+    writer = PdfWriter()
+    for number, page in enumerate(PdfReader(library / PDF).pages, 1):
+        writer.add_page(page.rotate(90) if number == 3 else page)
+    turned = tmp_path / "turned.pdf"
+    with turned.open("wb") as out:
+        writer.write(out)
+    sentence = "MCDEWEY_DATA: where the index is kept."
+    assert locate(library / PDF, 3, [sentence])[0].boxes  # upright: marked
+    assert locate(turned, 3, [sentence])[0].level is None  # turned: not marked (the page says so)
