@@ -3,9 +3,7 @@ code, option tables and headings kept (the text is HAProxy's configuration.txt, 
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from assistant.surfaces.chat import laid_out
+from assistant.surfaces.chat_render import side_text
 from assistant.surfaces.passage import chunk_body
 from assistant.surfaces.reflow import reflow_plain
 from indexing.chunk import Chunk
@@ -38,10 +36,10 @@ def _chunk(source: str) -> Chunk:
                  version="2.6", doc="cfg", doc_title="Configuration Manual", source=source, ordinal=7)
 
 
-def test_the_chunk_page_and_the_chat_show_the_same_paragraphs(tmp_path: Path) -> None:
+def test_the_chunk_page_and_the_chat_show_the_same_paragraphs() -> None:
     text = _chunk("haproxy/2.6/cfg/configuration.txt")
     joined = "Lower values allow more sessions to coexist"
     assert joined in str(chunk_body(text, None))
-    assert joined in laid_out([text], tmp_path)[text.chunk_id]
+    assert joined in side_text(text, "")  # the chat's side panel
     pdf = _chunk("haproxy/2.6/cfg/configuration.pdf")  # other formats are laid out by their loaders
-    assert joined not in str(chunk_body(pdf, None)) and pdf.chunk_id not in laid_out([pdf], tmp_path)
+    assert joined not in str(chunk_body(pdf, None)) and joined not in side_text(pdf, "")

@@ -57,7 +57,6 @@ from assistant.surfaces.chat_render import listed_chunks, md_escape, render_answ
 from assistant.surfaces.files import library_file, markdown_pages  # noqa: E402
 from assistant.surfaces.links import is_markdown  # noqa: E402
 from assistant.surfaces.passage import body_text, chunk_pages, line_breaks, reflow  # noqa: E402
-from assistant.surfaces.reflow import is_plain_text, reflow_plain  # noqa: E402
 
 if TYPE_CHECKING:
     from assistant.service import LibraryListing, LibraryService
@@ -297,8 +296,6 @@ def laid_out(chunks: list[Chunk], library: Path) -> dict[str, str]:
     paragraph ragged in the side panel. Other formats, and a file gone since the ingest, keep their text."""
     out: dict[str, str] = {}
     for chunk in chunks:
-        if is_plain_text(chunk.source):  # a text manual's wrapped lines joined, as every view shows them
-            out[chunk.chunk_id] = reflow_plain(body_text(chunk))
         if not is_markdown(chunk.source) or chunk.chunk_id in out:
             continue
         try:

@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 from assistant.answering.results import AnswerResult
 from assistant.surfaces.links import doc_href, file_href, is_pdf, page_image_href, quoted, view_href
+from assistant.surfaces.passage import body_text
+from assistant.surfaces.reflow import is_plain_text, reflow_plain
 from indexing.chunk import Chunk, find_quote
 
 _MD_SPECIAL = re.compile("([" + re.escape(string.punctuation) + "])")
@@ -96,6 +98,8 @@ def side_text(chunk: Chunk, base: str, text: str | None = None) -> str:
     """What the side panel shows for a chunk: where it is, its text (escaped; `text` when the chunk's
     source lays it out better, see `chat.laid_out`), and the two links."""
     head = source_label(chunk)
+    if text is None and is_plain_text(chunk.source):  # a text manual's wrapped lines joined, as every view shows
+        text = reflow_plain(body_text(chunk))
     body = marked_text((text or chunk.text).strip(), chunk)
     return f"{head}\n\n{page_picture(chunk, base)}{body}\n\n{source_links(chunk, base)}"
 
