@@ -1,6 +1,7 @@
 """A reader checks a citation in Debian's chromium (Playwright): ask in the chat, open [1], follow it to
 the printed page, and see the mark over the pixels of the cited sentence; a sentence that runs onto the
-next page is marked on both; a Markdown citation opens its doc context scrolled to the marked sentence.
+next page is marked on both; a Markdown citation opens its doc context scrolled to the marked sentence;
+a text original opens at the cited sentence.
 
 The sentence's character boxes are read here with PDFium's own search (`test_page_view.char_boxes`) and
 scaled to the page image as the browser lays it out; the pixels under the mark are read from a screenshot.
@@ -122,3 +123,26 @@ def test_a_markdown_citation_opens_scrolled_to_the_marked_sentence(server_url: s
     height = page.evaluate("innerHeight")
     assert page.evaluate("scrollY") > 0 and 0 <= box["y"] < height  # scrolled to it, and it is in view
     assert page.evaluate("document.querySelector(':target').tagName") == "MARK"  # the link's target: the sentence
+
+
+@pytest.mark.browser
+def test_a_text_original_opens_at_the_cited_sentence(start_server: Any, service: Any, library: Path,
+                                                     tmp_path: Path, context: Any) -> None:
+    """A long plain-text original (the library's own copy, with a 400-line file added beside the notes)
+    opens scrolled to the sentence its link names, by the link's text fragment."""
+    import shutil
+
+    from assistant.service import LibraryService
+    from assistant.surfaces.links import file_href
+
+    copy = tmp_path / "library"
+    shutil.copytree(library, copy)
+    lines = [f"Line {i} of the release notes, kept only to make the file long." for i in range(400)]
+    lines[300] = "The needle sentence stands here, where the citation points."
+    (copy / "acme/2.0/release-notes/long.txt").write_text("\n".join(lines), encoding="utf-8")
+    url = start_server(LibraryService(service.settings.model_copy(update={"library": copy}), service.index))
+    page = context.new_page()
+    page.goto(file_href("acme/2.0/release-notes/long.txt", None, url, lines[300]))
+    page.wait_for_function("scrollY > 0", timeout=WAIT_MS)
+    top = page.evaluate("scrollY") / page.evaluate("document.documentElement.scrollHeight")
+    assert 0.6 < top < 0.85  # line 300 of 400, not the top of the file
