@@ -74,21 +74,22 @@ def test_chat_citation_opens_the_printed_page_with_the_sentence_marked(
     page = context.new_page()
     open_chat(page, chat_url)
     answer = ask(page, QUESTION)
-    answer.locator(".element-link", has_text="[1]").first.click()
+    source = answer.locator("li", has_text="McDewey Quick Reference").first  # whichever [n] it is
+    source.locator(".element-link").first.click()
     side = page.locator("#side-view-content")
     picture = side.locator("img").first  # the printed page, its sentence marked on the image
     picture.wait_for(timeout=WAIT_MS)
     page.wait_for_function("img => img.complete && img.naturalWidth > 400", arg=picture.element_handle(),
                            timeout=WAIT_MS)
-    assert side.locator(".font-bold", has_text="MCDEWEY_DATA: where").count() == 1  # and in the text, in bold
-    link = answer.locator("li", has=page.locator(".element-link", has_text="[1]")).locator(
-        "a", has_text="marked page").first
+    assert side.locator(".font-bold", has_text="MCDEWEY_DATA").count() == 1  # and in the text, in bold
     with context.expect_page() as opened:
-        link.click()
+        source.locator("a", has_text="marked page").first.click()
     view = opened.value
     view.wait_for_load_state()
     assert "/pages/" + PDF in view.url and "page=3" in view.url
-    assert_marked(view, library / PDF, 3, SENTENCE)
+    quoted = view.locator("mark.cited").inner_text()  # the sentence the answer quotes, as the page's text
+    assert SENTENCE.split(":")[0] in quoted
+    assert_marked(view, library / PDF, 3, quoted.split(". ")[0])
     assert "printed 2" in view.locator("h1").inner_text()
     view.close()
 
@@ -126,23 +127,28 @@ def test_a_markdown_citation_opens_scrolled_to_the_marked_sentence(server_url: s
 
 
 @pytest.mark.browser
-def test_a_text_original_opens_at_the_cited_sentence(start_server: Any, service: Any, library: Path,
-                                                     tmp_path: Path, context: Any) -> None:
-    """A long plain-text original (the library's own copy, with a 400-line file added beside the notes)
-    opens scrolled to the sentence its link names, by the link's text fragment."""
-    import shutil
-
+def test_a_text_original_opens_at_the_cited_sentence(start_server: Any, embedder: Any, tmp_path: Path,
+                                                     context: Any) -> None:
+    """A long plain-text original, indexed in a library of its own (the originals served are the indexed
+    ones), opens scrolled to the sentence its citation's file link names, by the link's text fragment."""
     from assistant.service import LibraryService
-    from assistant.surfaces.links import file_href
+    from assistant.settings import Settings
+    from indexing.index import Index
+    from indexing.ingest import Ingester
 
-    copy = tmp_path / "library"
-    shutil.copytree(library, copy)
     lines = [f"Line {i} of the release notes, kept only to make the file long." for i in range(400)]
     lines[300] = "The needle sentence stands here, where the citation points."
-    (copy / "acme/2.0/release-notes/long.txt").write_text("\n".join(lines), encoding="utf-8")
-    url = start_server(LibraryService(service.settings.model_copy(update={"library": copy}), service.index))
+    library, data = tmp_path / "library", tmp_path / "data"
+    source = "acme/2.0/notes/long.txt"
+    (library / source).parent.mkdir(parents=True)
+    (library / source).write_text("\n".join(lines), encoding="utf-8")
+    index = Index(data, embedder=embedder)
+    assert not Ingester(index).run(library).failed
+    url = start_server(LibraryService(Settings(library=library, data=data, llm="none"), index))
+    chunk = next(s.chunk for s in index.catalog.file_chunks(source) if "needle" in s.chunk.text)
+    record = chunk_record(chunk.cited_at(lines[300]), url)
     page = context.new_page()
-    page.goto(file_href("acme/2.0/release-notes/long.txt", None, url, lines[300]))
+    page.goto(record.file_url)
     page.wait_for_function("scrollY > 0", timeout=WAIT_MS)
     top = page.evaluate("scrollY") / page.evaluate("document.documentElement.scrollHeight")
     assert 0.6 < top < 0.85  # line 300 of 400, not the top of the file
