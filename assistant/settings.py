@@ -114,6 +114,10 @@ class Settings(BaseSettings):
         "its path, if any, is the prefix a reverse proxy serves McDewey under (e.g. https://host/mcdewey)."
     )
     chat: bool = Field(default=True, description="Mount the Chainlit chat at /chat.")
+    page_cache_mb: int = Field(
+        default=64, ge=1, le=65536, description="Memory for rendered PDF pages of the page view, in MB (64: "
+        "about 120 text pages at 1,600 px; the least recently shown go first).",
+    )
     api_token: str | None = Field(
         default=None, description="When set, every route that shows the library (pages, /files, /api, /mcp, "
         "/openapi.json) needs it: 'Authorization: Bearer <token>', or a browser's login at /login (a cookie); "

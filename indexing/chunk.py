@@ -65,6 +65,14 @@ def find_quote(text: str, quote: str) -> tuple[int, int] | None:
     return positions[at], positions[at + len(needle) - 1] + 1
 
 
+class Quote(BaseModel):
+    """The sentence an answer quotes from a chunk, as offsets in the chunk's text, so every link to the
+    citation can open the page (or the passage) at that sentence and mark it."""
+
+    start: int = Field(ge=0, description="Offset of the sentence's first character in the chunk's text")
+    end: int = Field(ge=0, description="Offset just past the sentence's last character")
+
+
 class Chunk(BaseModel):
     """A passage of one file of a vendor manual, with everything needed to cite it."""
 
@@ -93,6 +101,9 @@ class Chunk(BaseModel):
         description="Cosine similarity of query and chunk under the embedding model (on results only); "
         "comparable across queries, unlike score",
     )
+    quote: Quote | None = Field(
+        default=None, description="The sentence of the text an answer cites (on citations only)"
+    )
 
     def pages_text(self) -> str:
         """"p. 163" / "pp. 163–164" / "" — how citations print the span."""
@@ -116,16 +127,17 @@ class Chunk(BaseModel):
         return "".join(self.text[s.offset : end].rstrip("\n") for s, end in self.page_spans() if s.page == page)
 
     def cited_at(self, text: str) -> Chunk:
-        """This chunk cited at `text` (a sentence quoted from it): a copy whose page, page_end and
-        page_label are those of the page(s) the sentence lies on, so its links open that page. The
-        chunk itself when it is on one page or the sentence is not found in it."""
-        spans = self.page_spans()
-        found = find_quote(self.text, text) if len(spans) > 1 else None
+        """This chunk cited at `text` (a sentence quoted from it): a copy carrying the sentence's
+        offsets (`quote`) and whose page, page_end and page_label are those of the page(s) the sentence
+        lies on, so its links open that page at that sentence. The chunk itself when the sentence is
+        not found in it."""
+        found = find_quote(self.text, text)
         if found is None:
             return self
-        first = next(s for s, end in spans if found[0] < end)
-        last = next(s for s, end in spans if found[1] <= end)
-        update = {"page": first.page, "page_label": first.label, "page_end": last.page}
-        if all(getattr(self, k) == v for k, v in update.items()):
-            return self
+        update: dict[str, object] = {"quote": Quote(start=found[0], end=found[1])}
+        spans = self.page_spans()
+        if len(spans) > 1:
+            first = next(s for s, end in spans if found[0] < end)
+            last = next(s for s, end in spans if found[1] <= end)
+            update |= {"page": first.page, "page_label": first.label, "page_end": last.page}
         return self.model_copy(update=update)

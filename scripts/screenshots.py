@@ -1,5 +1,5 @@
 """Screenshots of McDewey for docs/screenshots/: the home page, a chunk, a Markdown original at a page,
-and the chat with an answer whose citation [1] is open.
+the chat with an answer whose citation [1] is open, and a PDF page with its cited sentence marked.
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
 
@@ -35,6 +35,7 @@ MAX_BYTES = 300_000  # a README image; the chat at 1280x800 is ~100 KB
 CHUNK_QUERY = "How does McDewey keep the page numbers of Markdown converted from a PDF?"
 MARKDOWN_PAGE = "/files/mcdewey/1.0/user-guide/user-guide.md#page=4"
 QUESTION = "How are page numbers kept in Markdown converted from a PDF?"
+PDF_QUESTION = "What does MCDEWEY_DATA set?"  # cited from the quick reference PDF, page 3
 ANSWER = '[data-step-type="assistant_message"]'
 MODEL_WAIT_MS = 600_000  # the embedded model, one thread, on a busy machine
 
@@ -86,16 +87,19 @@ def shoot(page: Any, path: Path) -> None:
     print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: {path.stat().st_size:,} bytes")
 
 
-def chat(page: Any, url: str, out: Path) -> None:
+def chat(page: Any, url: str, out: Path, question: str = QUESTION, name: str = "chat.png") -> None:
     page.goto(f"{url}/chat")
     page.locator(ANSWER, has_text="This library holds").wait_for(timeout=120_000)
-    page.locator("#chat-input").press_sequentially(QUESTION)
+    page.locator("#chat-input").press_sequentially(question)
     page.click("#chat-submit")
     answer = page.locator(ANSWER).nth(1)
     answer.locator("text=Sources").wait_for(timeout=MODEL_WAIT_MS)
     answer.locator(".element-link", has_text="[1]").first.click()
     page.locator("#side-view-content").wait_for(timeout=60_000)
-    shoot(page, out / "chat.png")
+    if page.locator("#side-view-content img").count():  # a PDF's marked page: wait for the image
+        page.wait_for_function("() => [...document.querySelectorAll('#side-view-content img')]"
+                               ".every(i => i.complete && i.naturalWidth > 0)", timeout=60_000)
+    shoot(page, out / name)
 
 
 def take(url: str, out: Path) -> list[str]:
@@ -117,7 +121,14 @@ def take(url: str, out: Path) -> list[str]:
         shoot(page, out / "chunk.png")
         page.goto(f"{url}{MARKDOWN_PAGE}")
         shoot(page, out / "markdown-page.png")
+        cited = httpx.post(f"{url}/api/ask", json={"question": PDF_QUESTION}, timeout=600).json()["citations"]
+        page.goto(next(c["view_url"] for c in cited if "/pages/" in c["view_url"]))
+        page.locator("svg.page-image rect.mark-sentence").first.wait_for(timeout=60_000)
+        page.wait_for_load_state("networkidle")
+        page.locator("svg.page-image rect.mark-sentence").first.scroll_into_view_if_needed()
+        shoot(page, out / "page.png")
         chat(page, url, out)
+        chat(context.new_page(), url, out, PDF_QUESTION, "chat-pdf.png")
         browser.close()
     return outside
 

@@ -89,7 +89,9 @@ def test_links_are_absolute_under_a_public_url() -> None:
 def test_document_text_cannot_inject_markdown_or_html() -> None:
     r = result(answer="See [here](javascript:alert(1)) <img src=x onerror=alert(3)> **now** [1].", citations=[HOSTILE])
     rendered = render.render_answer(r)
-    for text in (rendered.content, rendered.sources[0].content):
+    own_picture = re.compile(r"^!\[page 2, the cited passage marked\]\(/page-images/[^)\s]+\)$", re.M)
+    assert len(own_picture.findall(rendered.sources[0].content)) == 1  # McDewey's own image of the page
+    for text in (rendered.content, own_picture.sub("", rendered.sources[0].content)):
         # every bracket, tag, bang and ampersand of the document is backslash-escaped: shown, not rendered
         assert not re.search(r"(?<!\\)(\]\(javascript|!\[|<script|<img|<b>|&amp;)", text), text
     assert "<script>alert(2)</script>" in shown(rendered.sources[0].content)

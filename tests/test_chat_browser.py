@@ -78,9 +78,12 @@ def open_cited_passage(context: Any, link: Any, chunk_id: str) -> tuple[Any, Any
         link.click()
     doc = opened.value
     doc.wait_for_load_state()
-    target = doc.locator(f"#{chunk_anchor(chunk_id)}")
-    assert "highlighted" in (target.get_attribute("class") or "").split()
-    return doc, target
+    anchor = doc.locator(f"#{chunk_anchor(chunk_id)}")
+    if anchor.evaluate("e => e.tagName") == "MARK":  # a cited sentence carries the anchor (issue 22)
+        assert anchor.get_attribute("class") == "cited"
+        anchor = doc.locator("article.chunk", has=anchor)
+    assert "highlighted" in (anchor.get_attribute("class") or "").split()
+    return doc, anchor
 
 
 # --- the session's server -------------------------------------------------------------------------

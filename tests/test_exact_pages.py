@@ -81,7 +81,9 @@ def test_cited_at_moves_a_citation_to_the_page_of_its_sentence() -> None:
     assert (across.page, across.page_end, across.page_label) == (1, 2, "i")
     assert chunk.cited_at("not in this chunk") is chunk
     single = two_page_chunk(page_starts=[], page_end=1)
-    assert single.cited_at("The reload command") is single
+    on_single = single.cited_at("The reload command")  # its page stays; the sentence rides along (issue 22)
+    assert (on_single.page, on_single.page_end) == (single.page, single.page_end)
+    assert on_single.quote and single.text[on_single.quote.start : on_single.quote.end] == "The reload command"
 
 
 def test_page_text_is_the_part_of_the_chunk_on_that_page() -> None:

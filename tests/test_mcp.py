@@ -56,7 +56,8 @@ async def test_search_docs_equals_rest_and_service(server_url: str, service: Any
     expected = service.search(query, 6)
     assert [r["chunk_id"] for r in records] == [c.chunk_id for c in expected]
     for record, chunk in zip(records, expected, strict=True):
-        assert {k: v for k, v in record.items() if k not in ("url", "file_url")} == chunk.model_dump(mode="json")
+        links = ("url", "file_url", "view_url")
+        assert {k: v for k, v in record.items() if k not in links} == chunk.model_dump(mode="json")
         assert record["url"].startswith(f"{server_url}/docs/") and record["file_url"].startswith(f"{server_url}/files/")
 
 

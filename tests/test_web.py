@@ -122,7 +122,9 @@ def test_doc_context_shows_a_page_whose_text_starts_in_the_chunk_before(server_u
     html = httpx.get(url.split("#")[0], headers=HTML, timeout=60).text
     anchor = url.split("#")[1]
     section = html.split(f'id="page-{second}"')[1].split("</section>")[0]
-    assert re.search(rf'<article id="{anchor}" class="chunk highlighted"', section)
+    # the anchor sits on the cited sentence, marked inside the highlighted chunk (issue 22)
+    assert re.search(rf'<article class="chunk highlighted"[^>]*>(?:(?!</article>).)*<mark class="cited" id="{anchor}">',
+                     section, re.S)
     assert html.count(f'id="{anchor}"') == 1 and html.count(f'data-chunk-id="{spanning.chunk_id}"') == 2
 
 def test_doc_context_drops_repeated_overlap(server_url: str, service: Any) -> None:

@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from assistant.answering.results import AnswerResult
-from assistant.surfaces.links import doc_href, file_href
-from indexing.chunk import Chunk
+from assistant.surfaces.links import doc_href, file_href, is_pdf, page_image_href, quoted, view_href
+from assistant.surfaces.passage import body_text
+from assistant.surfaces.reflow import is_plain_text, reflow_plain
+from indexing.chunk import Chunk, find_quote
 
 _MD_SPECIAL = re.compile("([" + re.escape(string.punctuation) + "])")
 _MARKER = re.compile(r"(\[\d{1,3}\])")
@@ -51,10 +53,32 @@ def source_label(chunk: Chunk) -> str:
 
 
 def source_links(chunk: Chunk, base: str) -> str:
-    context_url = doc_href(chunk.source, chunk.page, chunk.chunk_id, base)
-    file_url = file_href(chunk.source, chunk.page, base)
+    """The printed page with the sentence marked (PDFs), the doc context at the sentence, the original."""
+    context_url = doc_href(chunk.source, chunk.page, chunk.chunk_id, base, chunk.quote)
+    file_url = file_href(chunk.source, chunk.page, base, quoted(chunk))
     file_text = f"original file, p. {chunk.page}" if chunk.page is not None else "original file"
-    return f"[in context]({context_url}) · [{file_text}]({file_url})"
+    links = [f"[in context]({context_url})", f"[{file_text}]({file_url})"]
+    if is_pdf(chunk.source) and chunk.page is not None:
+        links.insert(0, f"[marked page]({view_href(chunk, base)})")
+    return " · ".join(links)
+
+
+def marked_text(text: str, chunk: Chunk) -> str:
+    """`text` (the chunk's, maybe laid out again) escaped, the sentence the citation quotes in bold."""
+    sentence = quoted(chunk)
+    found = find_quote(text, sentence) if sentence.strip() else None
+    if found is None:
+        return md_escape(text)
+    start, end = found
+    return f"{md_escape(text[:start])}**{md_escape(text[start:end])}**{md_escape(text[end:])}"
+
+
+def page_picture(chunk: Chunk, base: str) -> str:
+    """A PDF chunk's printed page, its cited sentence marked on the image, as Markdown ("" otherwise)."""
+    if not is_pdf(chunk.source) or chunk.page is None:
+        return ""
+    url = page_image_href(chunk.source, chunk.page, base, chunk.chunk_id, chunk.quote)
+    return f"![page {chunk.page}, the cited passage marked]({url})\n\n"
 
 
 class SourceView(NamedTuple):
@@ -74,8 +98,10 @@ def side_text(chunk: Chunk, base: str, text: str | None = None) -> str:
     """What the side panel shows for a chunk: where it is, its text (escaped; `text` when the chunk's
     source lays it out better, see `chat.laid_out`), and the two links."""
     head = source_label(chunk)
-    body = md_escape((text or chunk.text).strip())
-    return f"{head}\n\n{body}\n\n{source_links(chunk, base)}"
+    if text is None and is_plain_text(chunk.source):  # a text manual's wrapped lines joined, as every view shows
+        text = reflow_plain(body_text(chunk))
+    body = marked_text((text or chunk.text).strip(), chunk)
+    return f"{head}\n\n{page_picture(chunk, base)}{body}\n\n{source_links(chunk, base)}"
 
 
 def listed_chunks(result: AnswerResult) -> list[Chunk]:

@@ -168,6 +168,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps(outcome, indent=2) if args.json else followups_table(outcome))
         return 0
     questions = load_questions(Path(args.questions))
+    if args.marks is not None:  # the page view's marks over cited sentences, pooled over the files given
+        from assistant.measure.marks import run_marks
+        return run_marks(service, [Path(f) for f in (args.questions, *args.marks)], args.json)
     if args.answers:
         from assistant.measure.answers import answers_table, evaluate_answers
 
@@ -223,7 +226,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def format_answer(result: AnswerResult, base_url: str) -> str:
     """The answer as plain text for a terminal: text, note, then the sources with their links."""
-    from assistant.surfaces.links import doc_href, file_href
+    from assistant.surfaces.links import file_href, quoted, view_href
 
     lines = [result.answer]
     if result.note and not result.declined:
@@ -237,8 +240,8 @@ def format_answer(result: AnswerResult, base_url: str) -> str:
             where = " · ".join(x for x in (chunk.doc_title, chunk.version, chunk.pages_text(),
                                            " › ".join(chunk.heading)) if x)
             lines.append(f"[{n}] {where}")
-            lines.append(f"    {doc_href(chunk.source, chunk.page, chunk.chunk_id, base_url)}")
-            lines.append(f"    {file_href(chunk.source, chunk.page, base_url)}")
+            lines.append(f"    {view_href(chunk, base_url)}")  # a PDF's page, or the doc context, at the sentence
+            lines.append(f"    {file_href(chunk.source, chunk.page, base_url, quoted(chunk))}")
     return "\n".join(lines)
 
 

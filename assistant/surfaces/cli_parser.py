@@ -90,6 +90,8 @@ def parser_for(commands: Mapping[str, Command]) -> argparse.ArgumentParser:
     p.add_argument("--followups", action="store_true",
                    help="QUESTIONS is a file of two-turn conversations: does the second answer cite the "
                    "follow-up's own answer?")
+    p.add_argument("--marks", nargs="*", metavar="MORE", help="answer QUESTIONS (and MORE files): does the page "
+                   "view's mark cover 200 sampled cited PDF sentences?")
     p.add_argument("--json", action="store_true", help="print the measures as JSON instead of tables")
 
     p = command("serve", "serve web pages, REST (/api), MCP (/mcp) and the chat (/chat)", SERVE_DETAILS)

@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 
 from pydantic import Field
 
-from indexing.chunk import Chunk
+from indexing.chunk import Chunk, Quote
 
 _NOT_ID_SAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -23,6 +23,10 @@ class ChunkRecord(Chunk):
 
     url: str = Field(description="Absolute link to the chunk in its document's context (the page to cite)")
     file_url: str = Field(description="Absolute link to the original file (#page=N for PDFs and Markdown)")
+    view_url: str = Field(
+        description="Absolute link to what a citation shows: a PDF's printed page with the cited sentence "
+        "(`quote`) marked, else the doc context scrolled to it and marked"
+    )
 
 
 def chunk_anchor(chunk_id: str) -> str:
@@ -57,27 +61,86 @@ def page_anchor(page: int) -> str:
     return f"page={page}"
 
 
-def file_href(source: str, page: int | None = None, base: str = "") -> str:
-    """The original file, at `#page=N` where it can open there (PDF, Markdown); others have no page to jump to."""
+FRAGMENT_WORDS = 4  # words each end of a text fragment gives: enough to be unique on a page of a manual
+
+
+def text_fragment(sentence: str) -> str:
+    """`:~:text=START,END` for `sentence` (a browser's scroll-to-text fragment: it opens the page at
+    the passage and marks it), or "" for an empty one. '-', ',' and '&' are encoded, as the syntax asks."""
+    words = sentence.split()
+    if not words:
+        return ""
+
+    def enc(part: list[str]) -> str:
+        return quote(" ".join(part), safe="").replace("-", "%2D")
+
+    ends = [words] if len(words) <= 2 * FRAGMENT_WORDS else [words[:FRAGMENT_WORDS], words[-FRAGMENT_WORDS:]]
+    return ":~:text=" + ",".join(enc(part) for part in ends)
+
+
+def file_href(source: str, page: int | None = None, base: str = "", sentence: str = "") -> str:
+    """The original file, at `#page=N` where it can open there (PDF, Markdown); a text or HTML original
+    (and a Markdown one) also at `sentence`, by a text fragment (PDF viewers do not read them)."""
     href = f"{base}/files/{quote_source(source)}"
-    if page is not None and opens_at_page(source):
-        href += "#" + page_anchor(page)
-    return href
+    fragment = page_anchor(page) if page is not None and opens_at_page(source) else ""
+    if sentence and not is_pdf(source):
+        fragment += text_fragment(sentence)
+    return href + ("#" + fragment if fragment else "")
 
 
-def doc_href(source: str, page: int | None = None, chunk_id: str | None = None, base: str = "") -> str:
-    """The doc-context page of `source` (at `page`), highlighting and scrolling to `chunk_id`."""
+def quoted(chunk: Chunk) -> str:
+    """The sentence a citation of `chunk` quotes ("" for a chunk cited without one)."""
+    return chunk.text[chunk.quote.start : chunk.quote.end] if chunk.quote else ""
+
+
+def quote_param(cited: Quote) -> str:
+    """A cited sentence in a URL: `START-END`, its offsets in the chunk's text."""
+    return f"{cited.start}-{cited.end}"
+
+
+def _query(page: int | None, chunk_id: str | None, cited: Quote | None) -> str:
     params: dict[str, str] = {}
     if page is not None:
         params["page"] = str(page)
     if chunk_id is not None:
         params["chunk"] = chunk_id
-    href = f"{base}/docs/{quote_source(source)}"
-    if params:
-        href += "?" + urlencode(params, quote_via=quote)
+        if cited is not None:
+            params["at"] = quote_param(cited)
+    return "?" + urlencode(params, quote_via=quote) if params else ""
+
+
+def doc_href(
+    source: str, page: int | None = None, chunk_id: str | None = None, base: str = "", cited: Quote | None = None
+) -> str:
+    """The doc-context page of `source` (at `page`), highlighting and scrolling to `chunk_id`; with
+    `cited`, its sentence is marked and carries the chunk's anchor, so the page opens at the sentence."""
+    href = f"{base}/docs/{quote_source(source)}" + _query(page, chunk_id, cited)
     if chunk_id is not None:
         href += "#" + chunk_anchor(chunk_id)
     return href
+
+
+def page_href(
+    source: str, page: int, chunk_id: str | None = None, base: str = "", cited: Quote | None = None
+) -> str:
+    """A PDF's page view: physical page `page` as printed, `chunk_id`'s lines and its sentence `cited` marked."""
+    return f"{base}/pages/{quote_source(source)}" + _query(page, chunk_id, cited)
+
+
+def page_image_href(
+    source: str, page: int, base: str = "", chunk_id: str | None = None, cited: Quote | None = None
+) -> str:
+    """The PNG of a PDF's physical page `page`; with `chunk_id` (and `cited`), the marks drawn on it
+    (the page view draws its own over the plain image; the chat's side panel shows this one)."""
+    return f"{base}/page-images/{quote_source(source)}" + _query(page, chunk_id, cited)
+
+
+def view_href(chunk: Chunk, base: str = "") -> str:
+    """Where a citation opens: a PDF chunk's page with its sentence marked, else its doc context
+    scrolled to the sentence. The page is the cited sentence's (see `Chunk.cited_at`)."""
+    if is_pdf(chunk.source) and chunk.page is not None:
+        return page_href(chunk.source, chunk.page, chunk.chunk_id, base, chunk.quote)
+    return doc_href(chunk.source, chunk.page, chunk.chunk_id, base, chunk.quote)
 
 
 def chunk_href(chunk_id: str, base: str = "") -> str:
@@ -90,8 +153,9 @@ def chunk_record(chunk: Chunk, base_url: str) -> ChunkRecord:
     base = base_url.rstrip("/")
     return ChunkRecord(
         **chunk.model_dump(),
-        url=doc_href(chunk.source, chunk.page, chunk.chunk_id, base),
-        file_url=file_href(chunk.source, chunk.page, base),
+        url=doc_href(chunk.source, chunk.page, chunk.chunk_id, base, chunk.quote),
+        file_url=file_href(chunk.source, chunk.page, base, quoted(chunk)),
+        view_url=view_href(chunk, base),
     )
 
 

@@ -18,6 +18,7 @@ from itertools import pairwise
 from markupsafe import Markup, escape
 
 from assistant.surfaces.files import ShownPage
+from assistant.surfaces.reflow import is_plain_text, reflow_plain
 from indexing.chunk import Chunk
 from indexing.loaders.markdown import strip_inline
 
@@ -142,6 +143,6 @@ def chunk_body(chunk: Chunk, pages: list[ShownPage] | None) -> Markup:
     the source (`pages`: the whole Markdown source; None for other formats)."""
     text = body_text(chunk)
     if not pages:
-        return escape(text)
+        return escape(reflow_plain(text) if is_plain_text(chunk.source) else text)
     own = chunk_pages(pages, chunk.page, chunk.page_end)
     return passage_html(reflow(text, *line_breaks(own)), code_spans(own))

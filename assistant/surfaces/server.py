@@ -33,6 +33,7 @@ from assistant.surfaces.api import api_router, ask_router
 from assistant.surfaces.body_check import JsonBodyCheck
 from assistant.surfaces.connections import RequestDeadlineProtocol, raise_file_limit
 from assistant.surfaces.mcp_tools import build_mcp
+from assistant.surfaces.page_view import page_router
 from assistant.surfaces.prefix import PrefixMiddleware, path_prefix, route_path
 from assistant.surfaces.web import STATIC, error_page, web_router
 
@@ -200,6 +201,7 @@ def create_app(settings: Settings, service: LibraryService | None = None) -> Fas
     app.include_router(api_router(service, settings.base_url()))
     app.include_router(ask_router(answerer, settings.base_url()))
     app.include_router(web_router(settings, service))
+    app.include_router(page_router(settings, service))
     if settings.api_token:
         app.include_router(login_router(settings.api_token, secure=settings.base_url().startswith("https://")))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

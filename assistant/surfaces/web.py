@@ -23,9 +23,11 @@ from starlette.concurrency import run_in_threadpool
 from assistant.errors import BadRequest, McDeweyError, NothingIndexed
 from assistant.service import LibraryListing, LibraryService, PageView
 from assistant.settings import Settings
+from assistant.surfaces.cited import mark_doc_sections, parse_at
 from assistant.surfaces.files import FAVICON, file_response, library_file, markdown_pages
 from assistant.surfaces.links import chunk_anchor, chunk_href, doc_href, file_href, is_markdown, is_pdf, opens_at_page
 from assistant.surfaces.passage import chunk_body, wrap_matches
+from assistant.surfaces.reflow import reflow_sections
 from assistant.surfaces.search_lane import searching
 from indexing.chunk import Chunk
 from indexing.tokens import QUESTION_STOPWORDS
@@ -205,7 +207,7 @@ def web_router(settings: Settings, service: LibraryService) -> APIRouter:
         return render("chunk.html", c=chunk, body=chunk_body(chunk, pages))
 
     @router.get("/docs/{source:path}", response_class=HTMLResponse)
-    def doc_page(source: str, page: int | None = None, chunk: str | None = None) -> HTMLResponse:
+    def doc_page(source: str, page: int | None = None, chunk: str | None = None, at: str | None = None) -> HTMLResponse:
         record = service.file_record(source)
         target: Chunk | None = None
         if chunk:
@@ -216,9 +218,13 @@ def web_router(settings: Settings, service: LibraryService) -> APIRouter:
         if record.pages and page is None:
             page = target.page if target and target.source == source and target.page else 1
         view = service.page_view(source, page)
+        sections = doc_sections(view, chunk, page)
+        reflow_sections(sections, source)
+        cited = parse_at(at, target) if target and target.source == source else None
+        if target is not None and cited is not None:  # the cited sentence marked, the link opening at it
+            mark_doc_sections(sections, target, cited)
         return render(
-            "doc.html", record=record, view=view, page=page, target=chunk,
-            sections=doc_sections(view, chunk, page), pdf=is_pdf(source),
+            "doc.html", record=record, view=view, page=page, target=chunk, sections=sections, pdf=is_pdf(source),
         )
 
     @router.api_route("/files/{source:path}", methods=["GET", "HEAD"])
