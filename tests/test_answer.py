@@ -27,6 +27,11 @@ from assistant.llm import EmbeddedLLM, LLMFailed, OllamaLLM
 from indexing.chunk import Chunk
 
 
+def ids(chunks: Sequence[Chunk]) -> list[str]:
+    """Chunk ids: a citation is a copy of its chunk carrying the quoted sentence, compared by id."""
+    return [c.chunk_id for c in chunks]
+
+
 def make_chunk(product: str, version: str, text: str, n: int = 0, title: str = "", page: int | None = 1) -> Chunk:
     return Chunk(
         chunk_id=f"{product}::{version}::guide::guide::{n}", text=text, vendor="Vendor", product=product,
@@ -124,7 +129,7 @@ def test_attribution_drops_unknown_markers_and_renumbers_in_cited_order(similari
     text = ("The default value is 5 [2][7]. "
             "The KDC also listens for UDP requests on the ports in kdc_listen [1].")
     result = attribute(text, context, similarity=similarity)
-    assert result.citations == [KRB, KRB_PORTS]  # first cited first
+    assert ids(result.citations) == ids([KRB, KRB_PORTS])  # first cited first
     assert result.answer == ("The default value is 5 [1]. "
                              "The KDC also listens for UDP requests on the ports in kdc_listen [2].")
     assert "[7]" not in result.answer and not result.dropped
@@ -132,7 +137,7 @@ def test_attribution_drops_unknown_markers_and_renumbers_in_cited_order(similari
 
 def test_attribution_ignores_a_wrong_marker_and_finds_the_supporting_chunk(similarity: Similarity) -> None:
     result = attribute("The default value is 5 [1].", [KRB_PORTS, KRB], similarity=similarity)
-    assert result.citations == [KRB] and result.answer.endswith("[1].")
+    assert ids(result.citations) == ids([KRB]) and result.answer.endswith("[1].")
 
 
 def test_attribution_drops_unsupported_sentences_and_invented_numbers(similarity: Similarity) -> None:
@@ -165,7 +170,7 @@ def test_attribution_drops_questions_the_model_asks_and_a_lead_in_left_hanging(s
             "Set `kdc_tcp_listen_backlog = 4096` in kdc.conf [1].")  # a number in no passage: dropped
     result = attribute(text, [KRB], similarity=similarity)
     assert result.answer == "The default value is 5 [1]."
-    assert len(result.dropped) == 3 and result.citations == [KRB]
+    assert len(result.dropped) == 3 and ids(result.citations) == ids([KRB])
 
 
 def test_extractive_answer_quotes_a_sentence_two_overlapping_chunks_share_once() -> None:
@@ -175,7 +180,7 @@ def test_extractive_answer_quotes_a_sentence_two_overlapping_chunks_share_once()
                         "of points.", n=2, title="gnuplot manual", page=61)
     result = extractive_answer("bins: how many intervals for my points?", [first, second])
     assert result.answer.count("equal-width intervals") <= 1
-    assert "defaults to the number of points" in result.answer and second in result.citations
+    assert "defaults to the number of points" in result.answer and second.chunk_id in ids(result.citations)
 
 
 def test_extractive_answer_keeps_a_heading_or_term_with_the_sentence_it_introduces() -> None:
@@ -201,7 +206,7 @@ def test_extractive_answer_keeps_a_heading_or_term_with_the_sentence_it_introduc
 
 def test_extractive_answer_cites_the_passages_own_words() -> None:
     result = extractive_answer("default kdc_tcp_listen_backlog", [KRB, PG])
-    assert result.citations == [KRB]
+    assert ids(result.citations) == ids([KRB])
     assert "The default value is 5 [1]." in result.answer or "kdc_tcp_listen_backlog" in result.answer
 
 
