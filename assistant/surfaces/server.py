@@ -28,6 +28,7 @@ from assistant.service import LibraryService
 from assistant.settings import Settings
 from assistant.surfaces import chat_root
 from assistant.surfaces.access import LOGIN_PATH, AccessMiddleware, login_router
+from assistant.surfaces.admin_mount import UPLOAD_PATH, mount_admin
 from assistant.surfaces.api import api_router, ask_router
 from assistant.surfaces.mcp_tools import build_mcp
 from assistant.surfaces.web import STATIC, error_page, web_router
@@ -52,12 +53,13 @@ class _BodyTooLarge(Exception):
 class BodyLimitMiddleware:
     """413 for any request body over `max_bytes`, declared (Content-Length) or streamed."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, exempt: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.exempt = exempt  # routes that enforce their own, larger limit while streaming (uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length")
@@ -196,14 +198,16 @@ def create_app(settings: Settings, service: LibraryService | None = None) -> Fas
     app.include_router(api_router(service, settings.base_url()))
     app.include_router(ask_router(answerer, settings.base_url()))
     app.include_router(web_router(settings, service))
+    mount_admin(app, mcp, settings, is_loopback(settings.host))  # library management: REST, MCP, its page
     if settings.api_token:
         app.include_router(login_router(settings.api_token, secure=settings.base_url().startswith("https://")))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.router.routes.extend(mcp_app.routes)  # /mcp itself, not a mount that redirects to /mcp/
     add_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES, exempt=(UPLOAD_PATH,))
     if settings.api_token:
-        app.add_middleware(AccessMiddleware, token=settings.api_token)  # outermost: before any body
+        app.add_middleware(AccessMiddleware, token=settings.api_token,  # outermost: before any body
+                           also=settings.admin_token)
     if settings.chat:
         mount_chat(app)
     return app
