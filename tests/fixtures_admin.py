@@ -62,9 +62,10 @@ def admin_server(tmp_path_factory: pytest.TempPathFactory, library: Path, indexe
     from assistant.settings import Settings
     from indexing.index import Index
 
-    def start(**settings: Any) -> AdminServer:
+    def start(library_in: Path | None = None, data_in: Path | None = None, **settings: Any) -> AdminServer:
+        """`library_in`, `data_in`: folders (a small disk) to hold the copies instead of a temporary one."""
         root = tmp_path_factory.mktemp("admin")
-        lib, data = root / "library", root / "data"
+        lib, data = (library_in or root) / "library", (data_in or root) / "data"
         shutil.copytree(library, lib)
         shutil.copytree(indexed, data)
         service = LibraryService(Settings(library=lib, data=data, llm="none"), Index(data, embedder=embedder))

@@ -13,6 +13,7 @@ from assistant.errors import BadRequest
 
 PDF_MAGIC = b"%PDF-"
 PDF_MAGIC_WITHIN = 1024  # readers accept the header anywhere in the first KB (junk before it is common)
+ZIP_MAGIC = b"PK\x03\x04"
 UTF8_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".text"})
 
 
@@ -33,7 +34,7 @@ class ContentCheck:
         self.size += len(data)
         if len(self.head) < PDF_MAGIC_WITHIN:
             self.head += data[: PDF_MAGIC_WITHIN - len(self.head)]
-        if self.suffix == ".pdf":
+        if self.suffix in (".pdf", ".zip"):
             return
         if b"\x00" in data:
             raise self._refuse(f"is named {self.suffix} but holds binary data (a NUL byte)")
@@ -48,6 +49,8 @@ class ContentCheck:
             raise self._refuse("is empty")
         if self.suffix == ".pdf" and PDF_MAGIC not in self.head:
             raise self._refuse("is named .pdf but is not a PDF (no %PDF- header)")
+        if self.suffix == ".zip" and not self.head.startswith(ZIP_MAGIC):
+            raise self._refuse("is named .zip but is not a zip file")
         if self.utf8 is not None:
             try:
                 self.utf8.decode(b"", final=True)
