@@ -117,7 +117,7 @@ class LibraryAdmin:
         process = IngestProcess(self.settings, lambda event: self.runner.progress(job.id, event))
         control.stop = process.cancel
         try:
-            return process.run()
+            return _without_staging(process.run())
         except IngestFailed as exc:
             if process.cancelled:
                 raise JobCancelled from None
@@ -128,3 +128,10 @@ class LibraryAdmin:
         if job.kind == "add" and job.args.get("staged"):
             shutil.rmtree(self.library / staging.INCOMING / str(job.args["staged"]), ignore_errors=True)
 
+
+
+def _without_staging(report: dict[str, Any]) -> dict[str, Any]:
+    """The ingest's report without the staging folder it skipped (hidden, and not the user's)."""
+    skipped = [s for s in report.get("skipped_files", []) if not s["source"].startswith(staging.INCOMING)]
+    dropped = len(report.get("skipped_files", [])) - len(skipped)
+    return {**report, "skipped_files": skipped, "skipped": report.get("skipped", 0) - dropped}

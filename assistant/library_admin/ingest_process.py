@@ -9,6 +9,8 @@ JSON it prints on stdout. It is launched by module name: nothing of the CLI is i
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -27,6 +29,16 @@ PASSED_ON = ("chroma_url", "collection", "embed_backend", "model_cache", "embed_
              "embed_batch", "ingest_batch")
 BUSY_EXIT = 3  # `mcdewey ingest`: another ingest holds the data directory
 TAIL_LINES = 20
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_server() -> None:
+    """In the child, before it runs: Linux kills it when the server dies, so a killed server leaves no
+    ingest holding the data directory's lock (the next server's first job would be refused)."""
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the orphan ends on its own (and its lock)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class IngestFailed(Exception):
@@ -59,7 +71,8 @@ class IngestProcess:
             if self.cancelled:
                 raise IngestFailed("cancelled")
             self.proc = subprocess.Popen(self.command(), env=self.environment(), stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         preexec_fn=_die_with_server)
         tail: deque[str] = deque(maxlen=TAIL_LINES)
         reader = threading.Thread(target=self._read_progress, args=(tail,), name="mcdewey-job-progress", daemon=True)
         reader.start()
