@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -191,10 +192,14 @@ def move_in(staged_root: Path, library: Path, on_replace: Callable[[str], None])
     return written
 
 
+STALE_S = 3600  # a staging folder untouched this long belongs to no upload in progress (of any process)
+
+
 def sweep(library: Path, keep: set[str]) -> None:
-    """Remove staged uploads no queued job owns (left by a server that stopped mid-upload)."""
+    """Remove staged uploads no queued job owns, left by a server that stopped mid-upload (only stale
+    ones: another server process on the same library may be receiving one now)."""
     incoming = library / INCOMING
     if incoming.is_dir():
         for entry in incoming.iterdir():
-            if entry.name not in keep:
+            if entry.name not in keep and time.time() - entry.stat().st_mtime > STALE_S:
                 shutil.rmtree(entry, ignore_errors=True)

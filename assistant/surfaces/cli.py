@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from assistant.settings import Settings
+from assistant.surfaces.cli_admin import add_admin_commands
 from indexing.modes import MODES
 
 if TYPE_CHECKING:
@@ -323,6 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep the scale indexes in DIR and reuse them in later runs (a 1M-chunk build takes "
                    "tens of minutes; default: a temporary folder, removed afterwards)")
     p.set_defaults(func=cmd_bench)
+
+    add_admin_commands(sub, common, _settings, cmd_ingest)  # remove, restore, trash
 
     p = sub.add_parser("demo", help="(re)build the demo library (McDewey's own guide, Markdown and PDF)")
     p.add_argument("path", nargs="?", help="where to build it (default: MCDEWEY_LIBRARY's default)")
