@@ -28,6 +28,8 @@ from assistant.surfaces.admin_rights import AdminRights
 T = TypeVar("T")
 MAX_DOCUMENT_BYTES = 512 * 1024  # base64 makes it ~683 KiB, under the 1 MiB body limit of /mcp
 JOB_URI_TEMPLATE = "mcdewey://jobs/{job_id}"
+ADMIN_TOOLS = frozenset({"add_document", "remove_from_library", "list_trash", "restore_from_trash",
+                         "reindex_library", "list_jobs", "get_job"})
 WATCH = f"Returns the job it queued; follow it with get_job or the resource {JOB_URI_TEMPLATE}."
 
 
