@@ -1,14 +1,18 @@
-"""Adding, removing and restoring a manual over REST, as a script would: each change a job that ends
-with the library searchable as changed (real server, real ingest process, real Chroma)."""
+"""Adding, removing, restoring and replacing a manual over REST, as a script would (and a zip of a
+tree): each change a job that ends with the library searchable as changed (real server, real ingest
+process, real Chroma)."""
 
 from __future__ import annotations
 
+import io
+import zipfile
 from typing import Any
 
 import httpx
 from fixtures_admin import make_pdf
 
 PHRASE = "The quasar flux capacitor needs recalibration every ninety days."
+EDITION = "The quasar plasma conduit needs an inspection every thirty days."
 
 
 def _search(url: str, q: str) -> list[dict[str, Any]]:
@@ -55,3 +59,23 @@ def test_upload_remove_restore_round_trip(admin_server: Any) -> None:
     assert _hits(url, "quasar flux capacitor recalibration", source)
     jobs = httpx.get(f"{url}/api/admin/jobs", timeout=30).json()
     assert [j["kind"] for j in jobs[:3]] == ["restore", "remove", "add"]
+
+    # A new edition of the PDF and a zip of another manual's tree, in one upload.
+    tree = io.BytesIO()
+    with zipfile.ZipFile(tree, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("zipco/2/handbook/handbook.md", "# Handbook\n\nThe bilge pump primes itself in ninety seconds.\n")
+        zf.writestr("zipco/mcdewey.toml", 'vendor = "Zip Company"\n')
+    edition = {"file": ("quasar.pdf", make_pdf(EDITION, pages=3), "application/pdf")}
+    response = httpx.post(f"{url}/api/admin/uploads", data=fields, timeout=60,
+                          files=[("file", edition["file"]), ("file", ("tree.zip", tree.getvalue(), "application/zip"))])
+    assert response.status_code == 202, response.text
+    job = server.wait(response.json())
+    report = job["report"]
+    assert job["state"] == "done" and (report["added"], report["updated"]) == (1, 1), job
+    assert report["chunks_embedded"] < report["chunks_added"], report  # unchanged chunks kept their vectors
+    assert not any(PHRASE in h["text"] for h in _hits(url, "quasar flux capacitor recalibration", source))
+    assert EDITION in _hits(url, "plasma conduit inspection", source)[0]["text"]
+    bilge = _hits(url, "bilge pump primes itself", "zipco/2/handbook/handbook.md")
+    assert bilge and bilge[0]["vendor"] == "Zip Company"
+    replaced = [i for i in httpx.get(f"{url}/api/admin/trash", timeout=30).json() if i["reason"] == "replaced"]
+    assert [i["path"] for i in replaced] == [source]  # the first edition can still be restored

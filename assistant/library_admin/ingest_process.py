@@ -32,11 +32,13 @@ TAIL_LINES = 20
 
 
 PR_SET_PDEATHSIG = 1
+NICENESS = 10  # the ingest yields the CPU to the server's searches (both want every core of a small machine)
 
 
-def _die_with_server() -> None:
-    """In the child, before it runs: Linux kills it when the server dies, so a killed server leaves no
-    ingest holding the data directory's lock (the next server's first job would be refused)."""
+def _prepare_child() -> None:
+    """In the child, before it runs: a lower CPU priority, and Linux kills it when the server dies, so a
+    killed server leaves no ingest holding the data directory's lock (the next server's job would be refused)."""
+    os.nice(NICENESS)
     with contextlib.suppress(OSError, AttributeError):  # not Linux: the orphan ends on its own (and its lock)
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -72,7 +74,7 @@ class IngestProcess:
                 raise IngestFailed("cancelled")
             self.proc = subprocess.Popen(self.command(), env=self.environment(), stdin=subprocess.DEVNULL,
                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         preexec_fn=_die_with_server)
+                                         preexec_fn=_prepare_child)
         tail: deque[str] = deque(maxlen=TAIL_LINES)
         reader = threading.Thread(target=self._read_progress, args=(tail,), name="mcdewey-job-progress", daemon=True)
         reader.start()
