@@ -178,11 +178,11 @@ def test_upload_while_a_job_runs_waits_its_turn(server: AdminServer) -> None:
 def test_full_disk_during_the_ingest_fails_the_job_and_the_next_repairs(admin_server: Any, tmp_path: Path) -> None:
     """The index's disk fills while the job's ingest writes it: the job fails with the reason, searches keep
     answering from the last generation, and a re-index with space again makes the manual searchable."""
-    disk = SmallDisk(tmp_path / "small", 1200)  # the index copy (~800 KB) and a little more
+    disk = SmallDisk(tmp_path / "small", 1000)  # the index copy (~800 KB) and a little more
     try:
         server = admin_server(data_in=disk.path)
         body = "\n\n".join(f"Paragraph {n}: the ballast tank {n} vents through valve {n * 7} before diving."
-                           for n in range(3000)).encode()
+                           for n in range(1000)).encode()
         job = _upload(server.url, [("ballast.txt", body)]).json()
         failed = server.wait(job)
         assert failed["state"] == "failed" and "no space left on device" in failed["error"], failed
@@ -191,7 +191,7 @@ def test_full_disk_during_the_ingest_fails_the_job_and_the_next_repairs(admin_se
         disk.resize(64 * 1024)
         again = server.wait(httpx.post(f"{server.url}/api/admin/reindex", timeout=30).json())
         assert again["state"] == "done", again
-        hits = httpx.get(f"{server.url}/api/search", params={"q": "ballast tank 2999 vents"}, timeout=60).json()
+        hits = httpx.get(f"{server.url}/api/search", params={"q": "ballast tank 999 vents"}, timeout=60).json()
         assert hits[0]["source"] == GOOD_DOC + "ballast.txt"
     finally:
         disk.unmount()
