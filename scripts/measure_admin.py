@@ -118,6 +118,9 @@ def main() -> int:
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--library", type=Path)
     ap.add_argument("--megabytes", type=float, default=10.0)
+    ap.add_argument("--whole", type=Path, help="instead of the upload: copy this library in and re-index it as a "
+                    "job (searches during it); the job is cancelled after --cap seconds")
+    ap.add_argument("--cap", type=float, default=900.0)
     args = ap.parse_args()
     work = args.work
     shutil.rmtree(work, ignore_errors=True)
@@ -150,15 +153,44 @@ def main() -> int:
         idle.stop.set()
         idle.join()
         out["idle"] = idle.summary()
-        pdf = work / "gyrocompass.pdf"
-        pdf.write_bytes(big_pdf(args.megabytes))
-        out["pdf_bytes"] = pdf.stat().st_size
-        out.update(upload_from_page(url, pdf))
+        if args.whole:
+            out.update(whole_library_job(url, args.whole, library, args.cap))
+        else:
+            pdf = work / "gyrocompass.pdf"
+            pdf.write_bytes(big_pdf(args.megabytes))
+            out["pdf_bytes"] = pdf.stat().st_size
+            out.update(upload_from_page(url, pdf))
     finally:
         server.terminate()
         server.wait(timeout=30)
     print(json.dumps(out, indent=2))
     return 0
+
+
+def whole_library_job(url: str, whole: Path, library: Path, cap: float) -> dict[str, Any]:
+    """Copy a library in beside the demo, re-index it as a job, search throughout (cancelled at `cap` s)."""
+    for entry in whole.iterdir():
+        target = library / entry.name
+        if entry.name != "MANIFEST.tsv" and not target.exists():
+            (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, target)
+    shutil.copy2(whole / "MANIFEST.tsv", library / "MANIFEST.tsv")
+    during = Searcher(url)
+    during.start()
+    job = httpx.post(f"{url}/api/admin/reindex", timeout=30).json()
+    done, gaps = threading.Event(), []
+    watcher = threading.Thread(target=watch_job, args=(url, job["id"], done, gaps), daemon=True)
+    watcher.start()
+    watcher.join(timeout=cap)
+    record = httpx.get(f"{url}/api/admin/jobs/{job['id']}", timeout=30).json()
+    if record["state"] == "running":
+        httpx.post(f"{url}/api/admin/jobs/{job['id']}/cancel", timeout=30)
+    during.stop.set()
+    during.join()
+    return {"whole_job_state": record["state"], "whole_job_progress": record["progress"],
+            "whole_job_report": {k: v for k, v in (record["report"] or {}).items() if not isinstance(v, list)},
+            "progress_gap_max_s": round(max(gaps), 2) if gaps else None,
+            "progress_gap_p50_s": round(statistics.median(gaps), 2) if gaps else None,
+            "progress_refreshes": len(gaps), "during_job": during.summary()}
 
 
 def upload_from_page(url: str, pdf: Path) -> dict[str, Any]:
