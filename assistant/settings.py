@@ -114,7 +114,8 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(
         default=None, description="The right to change the library (upload, remove, restore, re-index, cancel "
         "jobs) over REST, MCP and the management page: 'Authorization: Bearer <token>'. Unset: changes are "
-        "allowed only on a server bound to loopback that has no MCDEWEY_API_TOKEN either; refused otherwise.",
+        "allowed only on a server bound to loopback with neither MCDEWEY_API_TOKEN nor MCDEWEY_PUBLIC_URL, "
+        "and not through a proxy; refused otherwise.",
     )
     max_upload_bytes: int = Field(
         default=200 * 1024 * 1024, ge=1, description="Largest upload (all its files together), 200 MiB; every "

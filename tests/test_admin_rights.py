@@ -109,6 +109,17 @@ def test_no_token_beyond_loopback_is_closed(host: str) -> None:
         rights.check({"host": f"{host}:8000"})
 
 
+def test_open_loopback_refuses_what_came_through_a_proxy() -> None:
+    """A reverse proxy in front of a loopback server (Host rewritten to 127.0.0.1) or a public URL."""
+    rights = AdminRights(Settings(host="127.0.0.1"), loopback=True)
+    rights.check({"host": "127.0.0.1:8000"})
+    with pytest.raises(Forbidden, match="proxy"):
+        rights.check({"host": "127.0.0.1:8000", "x-forwarded-for": "203.0.113.9"})
+    behind = AdminRights(Settings(host="127.0.0.1", public_url="https://docs.example.com"), loopback=True)
+    with pytest.raises(Forbidden, match="MCDEWEY_ADMIN_TOKEN"):
+        behind.check({"host": "127.0.0.1:8000"})
+
+
 def test_cross_site_requests_are_refused(admin_server: Any) -> None:
     server = admin_server()
     url = server.url

@@ -4,8 +4,9 @@ The rule (README, "Who may change the library"):
 - with `MCDEWEY_ADMIN_TOKEN` set, a change needs `Authorization: Bearer <admin token>` (the read token,
   `MCDEWEY_API_TOKEN`, is not enough; the admin token also reads);
 - without it, changes are open only on a server bound to loopback that has no `MCDEWEY_API_TOKEN`
-  either (one person's machine), and refused everywhere else: a server bound to `0.0.0.0` without
-  an admin token can never be changed over the network.
+  either and no `MCDEWEY_PUBLIC_URL` (one person's machine), to requests that did not come through a
+  proxy (`Forwarded`, `X-Forwarded-For`, `X-Real-IP`), and refused everywhere else: a server bound to
+  `0.0.0.0`, or behind a proxy, without an admin token can never be changed over the network.
 
 Against cross-site requests (every write, every surface): a request whose `Origin` is not this server,
 or that a browser marks `Sec-Fetch-Site: cross-site`/`same-site`, is refused. On an open loopback
@@ -30,6 +31,7 @@ from assistant.library_admin.errors import Forbidden
 from assistant.settings import Settings
 
 CSRF_HEADER = "x-mcdewey-csrf"
+PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")  # a reverse proxy in front of a loopback server
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 NO_RIGHT = ("changing the library needs MCDEWEY_ADMIN_TOKEN (Authorization: Bearer <admin token>); without "
             "one, changes are allowed only on a server bound to loopback with no MCDEWEY_API_TOKEN")
@@ -49,7 +51,8 @@ def _host_name(host: str) -> str:
 class AdminRights:
     def __init__(self, settings: Settings, loopback: bool) -> None:
         self.token = (settings.admin_token or "").encode("utf-8") or None
-        self.open = self.token is None and settings.api_token is None and loopback
+        # A public URL means a proxy in front: the server is reachable from elsewhere, whatever it binds to.
+        self.open = self.token is None and settings.api_token is None and loopback and not settings.public_url
         self.csrf = secrets.token_urlsafe(32)
 
     def describe(self, headers: Mapping[str, str]) -> dict[str, Any]:
@@ -80,6 +83,9 @@ class AdminRights:
             raise Forbidden(NO_RIGHT)
         if _host_name(host) not in LOOPBACK_NAMES:
             raise Forbidden(f"refused: host {host!r} is not this loopback server's (DNS rebinding?)")
+        if any(name in headers for name in PROXY_HEADERS):
+            raise Forbidden("refused: the request came through a proxy; set MCDEWEY_ADMIN_TOKEN to change the "
+                            "library from elsewhere")
         if origin is not None and not hmac.compare_digest(headers.get(CSRF_HEADER, "").encode("utf-8"),
                                                           self.csrf.encode("utf-8")):
             raise Forbidden(f"refused: a browser's change needs the {CSRF_HEADER} header of this server's page")
