@@ -124,6 +124,25 @@ class Settings(BaseSettings):
         "the one sign-in at /login serves the pages and the chat (/chat). /healthz then says only its status."
     )
 
+    admin_token: str | None = Field(
+        default=None, description="The right to change the library (upload, remove, restore, re-index, cancel "
+        "jobs) over REST, MCP and the management page: 'Authorization: Bearer <token>'. Unset: changes are "
+        "allowed only on a server bound to loopback with neither MCDEWEY_API_TOKEN nor MCDEWEY_PUBLIC_URL, "
+        "and not through a proxy; refused otherwise.",
+    )
+    max_upload_bytes: int = Field(
+        default=200 * 1024 * 1024, ge=1, description="Largest upload (all its files together), 200 MiB; every "
+        "other request keeps the 1 MiB body limit.",
+    )
+    max_unzipped_bytes: int = Field(
+        default=2 * 1024 * 1024 * 1024, ge=1, description="Largest a zip upload may expand to, 2 GiB (and no "
+        "entry more than 200x its compressed size).",
+    )
+    trash_days: float = Field(
+        default=7.0, gt=0, description="Days a removed (or replaced) file, doc, version or product stays in "
+        "<data>/trash, restorable, before it is emptied.",
+    )
+
     @field_validator("embed_device")
     @classmethod
     def _device_present(cls, value: str) -> str:

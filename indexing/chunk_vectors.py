@@ -46,7 +46,8 @@ def chunk_vectors(
 
     A file whose source is in `reusable` keeps the indexed vector of each text it embedded before;
     the other texts are embedded, `EMBED_SLICE` at a time. Returns the vectors and how many texts were
-    embedded; `on_vectors(done, embedded)` hears of the reused ones, then of each slice embedded."""
+    embedded; `on_vectors(done, embedded)` hears of the reused ones, then of each encoder batch embedded
+    (32 texts: ~0.6 s on a quiet machine, 6 s under heavy load; README, "Managing the library")."""
     texts = [t for _, file_texts in files for t in file_texts]
     vectors = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
     todo: list[int] = []
@@ -65,6 +66,5 @@ def chunk_vectors(
     todo.sort(key=lambda i: -len(texts[i]))  # slices of similar lengths: less padding (see EMBED_SLICE)
     for start in range(0, len(todo), EMBED_SLICE):
         rows = todo[start : start + EMBED_SLICE]
-        vectors[rows] = index.embedder.encode([texts[i] for i in rows])
-        report(len(rows), len(rows))
+        vectors[rows] = index.embedder.encode([texts[i] for i in rows], on_batch=lambda n: report(n, n))
     return vectors, len(todo)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -141,14 +141,16 @@ class Embedder:
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
         return [len(e.ids) for e in encodings]
 
-    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        """Normalised embeddings (cosine = dot product), shape (len(texts), 384)."""
+    def encode(self, texts: Sequence[str], progress: bool = False,
+               on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+        """Normalised embeddings (cosine = dot product), shape (len(texts), 384); `on_batch(n)` hears of
+        each batch of the ONNX encoder (of the whole call under torch), so progress moves every ~0.5 s."""
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         with self._lock:
             onnx = self.onnx if self._on_onnx else None
             if onnx is not None:
-                return onnx.encode(texts, self.batch_size)
+                return onnx.encode(texts, self.batch_size, on_batch=on_batch)
             vectors = self.model.encode(
                 list(texts),
                 batch_size=self.batch_size,
@@ -156,6 +158,8 @@ class Embedder:
                 convert_to_numpy=True,
                 show_progress_bar=progress,
             )
+        if on_batch is not None:
+            on_batch(len(texts))
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_query(self, query: str) -> np.ndarray:

@@ -9,7 +9,7 @@ each batch only to its longest text.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +40,9 @@ class OnnxEncoder:
         self.tokenizer = tok
         self.pad_id = tok.token_to_id("[PAD]") or 0
 
-    def encode(self, texts: Sequence[str], batch_size: int, sort: bool = True) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int, sort: bool = True,
+               on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+        """`on_batch(n)` hears of each batch of `n` texts encoded (progress inside a call)."""
         encodings = self.tokenizer.encode_batch(list(texts))
         order = list(range(len(encodings)))
         if sort:  # batches of similar lengths: less padding
@@ -61,4 +63,6 @@ class OnnxEncoder:
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
             (vectors,) = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})
             out[rows] = vectors
+            if on_batch is not None:
+                on_batch(len(rows))
         return out

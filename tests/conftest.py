@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from library_factory import build_library
 
-pytest_plugins = ["fixtures_server", "fixtures_browser"]
+pytest_plugins = ["fixtures_server", "fixtures_browser", "fixtures_admin"]
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CORPUS = SHARED / "corpus" / "library"

@@ -4,6 +4,7 @@ with every vector still landing on its own chunk; and a batch size that must mak
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -35,9 +36,9 @@ def test_each_vector_is_its_own_chunks_text_when_a_batch_is_encoded_longest_firs
     calls: list[list[str]] = []
     encode = embedder.encode
 
-    def recording(texts: list[str], progress: bool = False) -> np.ndarray:
+    def recording(texts: list[str], progress: bool = False, on_batch: Any = None) -> np.ndarray:
         calls.append(list(texts))
-        return encode(texts, progress)
+        return encode(texts, progress, on_batch)
 
     monkeypatch.setattr(embedder, "encode", recording)
     index = Index(tmp_path / "data", embedder=embedder)

@@ -21,6 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("assistant.service",),
     ("assistant.answering",),
     ("assistant.answerer",),
+    ("assistant.library_admin",),  # writing the library: below the surfaces, beside (not above) the service
     ("assistant.surfaces",),
     ("assistant.measure",),
 ]

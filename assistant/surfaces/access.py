@@ -69,15 +69,18 @@ def safe_next(target: str | None) -> str:
 class AccessMiddleware:
     """The token on every route but the public ones: bearer header or login cookie, in constant time."""
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    def __init__(self, app: ASGIApp, token: str, also: str | None = None) -> None:
         self.app = app
         self.token = token.encode("utf-8")
+        self.admin = (also or token).encode("utf-8")  # MCDEWEY_ADMIN_TOKEN reads too
         self.session = session_value(token).encode("ascii")
 
     def authorized(self, scope: Scope) -> bool:
         headers = Headers(scope=scope)
         scheme, _, value = headers.get("authorization", "").partition(" ")
-        bearer = scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode("utf-8"), self.token)
+        given = value.strip().encode("utf-8")
+        bearer = scheme.lower() == "bearer" and (hmac.compare_digest(given, self.token)
+                                                 | hmac.compare_digest(given, self.admin))
         return bearer or hmac.compare_digest(self._cookie(headers).encode("utf-8"), self.session)
 
     @staticmethod

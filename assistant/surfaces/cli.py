@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from assistant.settings import Settings
+from assistant.surfaces.cli_admin import add_admin_commands
 from assistant.surfaces.cli_parser import DEFAULT_MAX_FILE_CHUNKS as DEFAULT_MAX_FILE_CHUNKS
 
 if TYPE_CHECKING:
@@ -273,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     from assistant.surfaces.cli_parser import parser_for
 
     return parser_for({"ingest": cmd_ingest, "search": cmd_search, "eval": cmd_eval, "serve": cmd_serve,
-                       "ask": cmd_ask, "bench": cmd_bench, "demo": cmd_demo})
+                       "ask": cmd_ask, "bench": cmd_bench, "demo": cmd_demo},
+                      lambda sub, common: add_admin_commands(sub, common, _settings, cmd_ingest))
 
 
 def setting_errors(exc: ValidationError) -> list[str]:

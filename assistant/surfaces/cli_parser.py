@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from indexing.modes import MODES
 
@@ -38,8 +39,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chroma-url", dest="chroma_url", help="Chroma server URL (MCDEWEY_CHROMA_URL)")
 
 
-def parser_for(commands: Mapping[str, Command]) -> argparse.ArgumentParser:
-    """The parser, with `commands[name]` as each subcommand's `func`."""
+def parser_for(commands: Mapping[str, Command],
+               more: Callable[[Any, Callable[[argparse.ArgumentParser], None]], None] | None = None,
+               ) -> argparse.ArgumentParser:
+    """The parser, with `commands[name]` as each subcommand's `func`; `more(subparsers, common)` adds the
+    commands another module owns (library management's remove, trash, restore)."""
     parser = argparse.ArgumentParser(
         prog="mcdewey",
         description="McDewey: a multi-vendor documentation library you can ask in a browser and search "
@@ -124,4 +128,6 @@ def parser_for(commands: Mapping[str, Command]) -> argparse.ArgumentParser:
 
     p = command("demo", "(re)build the demo library (McDewey's own guide, Markdown and PDF)")
     p.add_argument("path", nargs="?", help="where to build it (default: MCDEWEY_LIBRARY's default)")
+    if more is not None:
+        more(sub, _common)
     return parser

@@ -29,6 +29,7 @@ from assistant.service import LibraryService
 from assistant.settings import Settings
 from assistant.surfaces import chat_root, listen
 from assistant.surfaces.access import LOGIN_PATH, AccessMiddleware, login_router
+from assistant.surfaces.admin_mount import UPLOAD_PATH, mount_admin
 from assistant.surfaces.api import api_router, ask_router
 from assistant.surfaces.body_check import JsonBodyCheck
 from assistant.surfaces.connections import RequestDeadlineProtocol, raise_file_limit
@@ -57,12 +58,13 @@ class _BodyTooLarge(Exception):
 class BodyLimitMiddleware:
     """413 for any request body over `max_bytes`, declared (Content-Length) or streamed."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, exempt: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.exempt = exempt  # routes that enforce their own, larger limit while streaming (uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length")
@@ -202,15 +204,17 @@ def create_app(settings: Settings, service: LibraryService | None = None) -> Fas
     app.include_router(ask_router(answerer, settings.base_url()))
     app.include_router(web_router(settings, service))
     app.include_router(page_router(settings, service))
+    mount_admin(app, mcp, settings, is_loopback(settings.host))  # library management: REST, MCP, its page
     if settings.api_token:
         app.include_router(login_router(settings.api_token, secure=settings.base_url().startswith("https://")))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.router.routes.extend(mcp_app.routes)  # /mcp itself, not a mount that redirects to /mcp/
     add_error_handlers(app)
     app.add_middleware(JsonBodyCheck)  # inside the body limit: reads at most MAX_BODY_BYTES
-    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES, exempt=(UPLOAD_PATH,))
     if settings.api_token:
-        app.add_middleware(AccessMiddleware, token=settings.api_token)  # outermost: before any body
+        app.add_middleware(AccessMiddleware, token=settings.api_token,  # outermost: before any body
+                           also=settings.admin_token)
     prefix = path_prefix(settings.public_url)
     if prefix:  # behind a proxy under a path: ASGI's root_path (the chat reads it when mounted)
         app.root_path = prefix
