@@ -2,6 +2,9 @@
 // Builds every element with textContent (never HTML from data). Polls the jobs every second while one
 // is queued or running, every 5 s otherwise.
 "use strict";
+// Behind a reverse proxy under a path the page's own script URL carries the prefix (the server rewrites
+// src="/static/..." for it): every request below is made under the same prefix.
+const PREFIX = new URL(document.currentScript.src).pathname.replace(/\/static\/manage\.js$/, "");
 (function () {
   const root = document.getElementById("manage");
   const csrf = root.dataset.csrf;
@@ -48,7 +51,7 @@
 
   // --- the library tree and the name pickers ---
   async function refreshTree() {
-    const listing = await call("GET", "/api/library");
+    const listing = await call("GET", PREFIX + "/api/library");
     const tree = $("tree");
     tree.replaceChildren();
     const names = { products: new Set(), versions: new Set(), docs: new Set() };
@@ -57,20 +60,20 @@
         names.products.add(product.product);
         const p = el("li", null, { "data-path": product.product });
         p.append(el("strong", product.product), " (" + vendor.vendor + ") ",
-          button("Remove " + product.product, () => act("DELETE", "/api/admin/library/" + product.product)));
+          button("Remove " + product.product, () => act("DELETE", PREFIX + "/api/admin/library/" + product.product)));
         const versions = el("ul");
         for (const version of product.versions) {
           names.versions.add(version.version);
           const vpath = product.product + "/" + version.version;
           const v = el("li", null, { "data-path": vpath });
-          v.append(el("span", version.version), " ", button("Remove " + vpath, () => act("DELETE", "/api/admin/library/" + vpath)));
+          v.append(el("span", version.version), " ", button("Remove " + vpath, () => act("DELETE", PREFIX + "/api/admin/library/" + vpath)));
           const docs = el("ul");
           for (const doc of version.documents) {
             names.docs.add(doc.doc);
             const dpath = vpath + "/" + doc.doc;
             const d = el("li", null, { "data-path": dpath });
             d.append(el("span", doc.title + " (" + doc.doc + ", " + doc.files + " files, " + doc.chunks + " chunks) "),
-              button("Remove " + dpath, () => act("DELETE", "/api/admin/library/" + dpath)));
+              button("Remove " + dpath, () => act("DELETE", PREFIX + "/api/admin/library/" + dpath)));
             docs.append(d);
           }
           v.append(docs);
@@ -86,12 +89,12 @@
   }
 
   async function refreshTrash() {
-    const items = await call("GET", "/api/admin/trash");
+    const items = await call("GET", PREFIX + "/api/admin/trash");
     $("trash").replaceChildren(...items.map((item) => {
       const li = el("li", null, { "data-path": item.path });
       li.append(el("span", item.path + " (" + item.kind + ", " + item.reason + " " +
         new Date(item.removed_at * 1000).toLocaleString() + ") "),
-        button("Restore " + item.path, () => act("POST", "/api/admin/trash/" + item.id + "/restore")));
+        button("Restore " + item.path, () => act("POST", PREFIX + "/api/admin/trash/" + item.id + "/restore")));
       return li;
     }));
   }
@@ -120,14 +123,14 @@
     clearTimeout(timer);
     let active = false;
     try {
-      const jobs = await call("GET", "/api/admin/jobs");
+      const jobs = await call("GET", PREFIX + "/api/admin/jobs");
       active = jobs.some((j) => j.state === "queued" || j.state === "running");
       $("jobs").replaceChildren(...jobs.slice(0, 30).map((job) => {
         const li = el("li", null, { "data-job": job.id, "data-state": job.state, class: "job-" + job.state });
         li.append(el("strong", job.kind + " " + job.what + ": "), el("span", job.state, { class: "state" }), " ",
           el("span", describe(job), { class: "detail" }));
         if (job.state === "queued" || job.state === "running") {
-          li.append(" ", button("Cancel", () => act("POST", "/api/admin/jobs/" + job.id + "/cancel")));
+          li.append(" ", button("Cancel", () => act("POST", PREFIX + "/api/admin/jobs/" + job.id + "/cancel")));
         }
         return li;
       }));
@@ -156,7 +159,7 @@
     li.append(bar, status);
     $("uploads").prepend(li);
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", "/api/admin/uploads");
+    xhr.open("POST", PREFIX + "/api/admin/uploads");
     for (const [k, v] of Object.entries(headers())) xhr.setRequestHeader(k, v);
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total); };
     xhr.onload = () => {
@@ -171,7 +174,7 @@
   }
 
   $("upload-form").addEventListener("submit", (e) => { e.preventDefault(); upload(e.target); });
-  $("reindex").addEventListener("click", () => act("POST", "/api/admin/reindex"));
+  $("reindex").addEventListener("click", () => act("POST", PREFIX + "/api/admin/reindex"));
   const zone = $("drop-zone");
   zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
   zone.addEventListener("dragleave", () => zone.classList.remove("over"));
