@@ -30,7 +30,7 @@ from assistant.surfaces import cli, server
 def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, Any]]:
     """`mcdewey serve` up to the point where uvicorn would bind: what it would be asked to bind to."""
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(server.uvicorn, "run", lambda app, **kw: calls.append(kw))
+    monkeypatch.setattr(server, "run_uvicorn", lambda app, sock, **kw: calls.append(kw))
     monkeypatch.setattr(server.listen, "bind", lambda host, port: socket.socket())  # no real port taken
     monkeypatch.setenv("MCDEWEY_CHAT", "false")
     monkeypatch.setenv("MCDEWEY_LIBRARY", str(tmp_path / "library"))

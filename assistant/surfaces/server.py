@@ -14,6 +14,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -259,8 +260,11 @@ def serve(settings: Settings, sock: socket.socket | None = None) -> None:
     base = settings.base_url()
     log.info("McDewey at %s/ · MCP endpoint %s/mcp · REST %s/api · chat %s%s", base, base, base, base, CHAT_PATH)
     raise_file_limit()
-    # uvicorn serves the socket bound above as the socket object it is: given as `fd` it is rebuilt as an
-    # AF_UNIX socket, asyncio then leaves TCP_NODELAY off, and each keep-alive response waited ~40 ms
-    # (tests/test_live_reindex.py made 48 searches during four ingests instead of 432)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", http=RequestDeadlineProtocol)
-    uvicorn.Server(config).run(sockets=[sock])
+    run_uvicorn(app, sock, host=settings.host, port=settings.port, log_level="info", http=RequestDeadlineProtocol)
+
+
+def run_uvicorn(app: FastAPI, sock: socket.socket, **config: Any) -> None:
+    """uvicorn on the socket bound before the app loaded, handed over as the socket object it is: given as
+    an `fd` it is rebuilt as an AF_UNIX socket, asyncio then leaves TCP_NODELAY off, and each keep-alive
+    response waited ~40 ms (tests/test_live_reindex.py made 48 searches during four ingests instead of 420)."""
+    uvicorn.Server(uvicorn.Config(app, **config)).run(sockets=[sock])
