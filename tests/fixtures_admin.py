@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from library_factory import copy_index
 from pdf_factory import PageWriter
 
 JOB_SECONDS = 400.0  # a job starts a process that loads the embedding model; 2 cores shared with other test runs
@@ -67,7 +68,7 @@ def admin_server(tmp_path_factory: pytest.TempPathFactory, library: Path, indexe
         root = tmp_path_factory.mktemp("admin")
         lib, data = (library_in or root) / "library", (data_in or root) / "data"
         shutil.copytree(library, lib)
-        shutil.copytree(indexed, data)
+        copy_index(indexed, data, lib)
         service = LibraryService(Settings(library=lib, data=data, llm="none"), Index(data, embedder=embedder))
         return AdminServer(start_server(service, **settings), lib, data)
 

@@ -50,3 +50,17 @@ def build_library(root: Path) -> Path:
     notes.mkdir(parents=True, exist_ok=True)
     (notes / "notes.txt").write_text(NOTES_TXT, encoding="utf-8")
     return root
+
+
+def copy_index(indexed: Path, data: Path, library: Path) -> Path:
+    """A copy of the session's index that belongs to `library` (a copy of the session's library at another
+    path): a data directory records the one library it indexes, and the copy is this one's."""
+    import shutil
+    import sqlite3
+
+    from indexing.library_owner import CATALOG_FILE, LIBRARY_KEY
+
+    shutil.copytree(indexed, data)
+    with sqlite3.connect(data / CATALOG_FILE) as conn:
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (LIBRARY_KEY, str(library.resolve())))
+    return data

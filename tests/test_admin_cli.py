@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from library_factory import copy_index
 from test_hostile import MCDEWEY, clean_env
 
 
@@ -24,7 +25,7 @@ def _sources(tmp: Path, query: str) -> set[str]:
 
 def test_remove_and_restore_from_the_shell(library: Path, indexed: Path, tmp_path: Path) -> None:
     shutil.copytree(library, tmp_path / "library")
-    shutil.copytree(indexed, tmp_path / "data")
+    copy_index(indexed, tmp_path / "data", tmp_path / "library")
     notes = "acme/2.0/release-notes/notes.txt"
     assert notes in _sources(tmp_path, "IPv6 multicast routing release")
 

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from fixtures_admin import AdminServer
 from fixtures_server import serve_process
+from library_factory import copy_index
 
 
 def _manual(paragraphs: int) -> bytes:
@@ -75,7 +76,8 @@ def test_a_killed_server_shows_its_job_as_interrupted(library: Path, indexed: Pa
 
     lib = tmp_path / "library"
     shutil.copytree(library, lib)
-    with serve_process(lib, indexed, tmp_path / "first", chat="false", llm="none") as (url, proc):
+    data = copy_index(indexed, tmp_path / "data", lib)  # the job writes this copy, never the session's index
+    with serve_process(lib, data, tmp_path / "first", chat="false", llm="none") as (url, proc):
         job = _upload(url, "cryostat.txt", _manual(200))
         deadline = time.monotonic() + 120
         while httpx.get(f"{url}/api/admin/jobs/{job['id']}", timeout=30).json()["state"] != "running":

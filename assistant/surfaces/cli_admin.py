@@ -70,7 +70,8 @@ def add_admin_commands(sub: Any, common: Callable[[argparse.ArgumentParser], Non
     def changes(p: argparse.ArgumentParser) -> None:
         common(p)
         p.add_argument("--no-ingest", action="store_true", help="only move the files; index later")
-        p.add_argument("--max-chunks", type=int, default=10_000, help=argparse.SUPPRESS)
+        p.add_argument("--max-chunks", type=int, default=10_000, metavar="N",
+                       help="for the ingest that follows: keep at most N chunks of one file (default 10,000)")
 
     p = sub.add_parser("remove", help="move a product, version, doc or file to the trash, then re-index")
     changes(p)

@@ -40,10 +40,10 @@ def ingest_section(b: BenchRun, options: list[EncoderOption]) -> None:
         original = adopted.encode
 
         def timed(texts: Sequence[str], progress: bool = False, _orig: Any = original,
-                  _spent: list[float] = spent) -> np.ndarray:
+                  _spent: list[float] = spent, **more: Any) -> np.ndarray:
             t0 = time.perf_counter()
             try:
-                return _orig(texts, progress)
+                return _orig(texts, progress, **more)  # (on_batch: the ingest's progress per encoder batch)
             finally:
                 _spent[0] += time.perf_counter() - t0
 
