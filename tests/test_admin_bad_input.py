@@ -22,9 +22,23 @@ from test_disk_full import SmallDisk
 FIELDS = {"product": "quasar", "version": "1.0", "doc": "guide"}
 
 
-def _tree(root: Path) -> dict[str, int]:
-    """Every file of the library (hidden staging included) and its size: what a failed upload must not change."""
+def _scan(root: Path) -> dict[str, int]:
     return {p.relative_to(root).as_posix(): p.stat().st_size for p in root.rglob("*") if p.is_file()}
+
+
+def _tree(root: Path) -> dict[str, int]:
+    """Every file of the library (hidden staging included) and its size: what a failed upload must not change.
+    Read once it has settled: the server may still be clearing the staging folder of an upload that ended
+    a moment ago (a folder vanishing under the scan)."""
+    for _ in range(50):
+        try:
+            first = _scan(root)
+            time.sleep(0.1)
+            if _scan(root) == first:
+                return first
+        except FileNotFoundError:
+            time.sleep(0.1)
+    return _scan(root)
 
 
 def _upload(url: str, files: list[tuple[str, bytes]], fields: dict[str, str] | None = None) -> httpx.Response:
