@@ -44,6 +44,15 @@
       const button = document.getElementById(id);
       if (button && !button.getAttribute("aria-label")) button.setAttribute("aria-label", label);
     }
+    // Any other icon-only button (a message's copy or feedback action, …) is named after its icon
+    // (Chainlit draws lucide icons: class "lucide lucide-copy" → "Copy").
+    for (const button of document.querySelectorAll("button:not([aria-label])")) {
+      if (button.innerText.trim() || button.title || button.getAttribute("aria-labelledby")) continue;
+      const icon = [...(button.querySelector("svg")?.classList || [])].find((c) => c.startsWith("lucide-"));
+      const label = icon ? icon.slice("lucide-".length).replace(/-/g, " ")
+        : (button.id || button.getAttribute("data-testid") || "").replace(/[-_]+/g, " ").trim();
+      if (label) button.setAttribute("aria-label", label[0].toUpperCase() + label.slice(1));
+    }
   };
   new MutationObserver(name).observe(document.documentElement, { childList: true, subtree: true });
   name();

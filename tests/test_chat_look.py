@@ -87,7 +87,7 @@ def test_icon_buttons_have_accessible_names(chat_server: str, browser: Any) -> N
         page.get_by_role("button", name=name, exact=True).wait_for(timeout=WAIT_MS)
     unnamed_js = """[...document.querySelectorAll('button')].filter(b => b.offsetParent !== null)
         .filter(b => !(b.getAttribute('aria-label') || b.innerText.trim() || b.title
-                       || b.getAttribute('aria-labelledby'))).map(b => b.id || b.outerHTML.slice(0, 80))"""
+                       || b.getAttribute('aria-labelledby'))).map(b => b.id || b.outerHTML.slice(0, 400))"""
     # a button React renders late (the welcome message's actions) is named as soon as the page names it
     with contextlib.suppress(Exception):
         page.wait_for_function(f"({unnamed_js}).length === 0", timeout=WAIT_MS)
