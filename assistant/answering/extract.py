@@ -20,6 +20,8 @@ is chosen the way a reader finds an answer (`pick`):
   that sentence with the neighbours it needs, inside its section: the one before when it leans on it
   ("It", "The default"), the one after when it carries on the ask, what a lead-in ending in ":" brings
   (the command, with its line breaks, read from the next chunk when the chunk ends there);
+- up to two more excerpts follow when passages of the same manual score nearly as well (`SECOND_SHARE`),
+  each under its own source line, the whole answer within `MAX_ANSWER_WORDS`;
 - a passage far from the question in meaning is never quoted (`MIN_SIMILARITY`).
 """
 
@@ -262,11 +264,6 @@ def _said(text: str, quoted: str) -> bool:
     return bool(words) and sum(w in quoted_words for w in words) >= REPEATED_SHARE * len(words)
 
 
-def _overlaps(a: Candidate, span: list[Segment], b: Candidate) -> bool:
-    """b's sentence is already quoted (the same sentence of the same or an overlapping chunk)."""
-    return _said(b.segments[b.index].text, " ".join(s.text for s in span))
-
-
 def extractive_answer(
     query: str, chunks: Sequence[Chunk], *, similarity: Similarity | None = None,
     following: Following | None = None, max_chunks: int = MAX_CHUNKS,
@@ -283,7 +280,8 @@ def extractive_answer(
             first = quoted[0][0]
             if (best.score < SECOND_SHARE * first.score or len(quoted) >= MAX_EXCERPTS
                     or (best.chunk.product, best.chunk.version) != (first.chunk.product, first.chunk.version)
-                    or any(_overlaps(c, sp, best) for c, sp in quoted)):
+                    or any(_said(best.segments[best.index].text, " ".join(x.text for x in sp))
+                           for _, sp in quoted)):
                 continue
         span, code = excerpt(best, query)
         said = " ".join(x.text for _, sp in quoted for x in sp)
