@@ -33,6 +33,7 @@ from assistant.service import MAX_QUERY_CHARS, LibraryService
 from assistant.settings import Settings
 from indexing.chunk import Chunk
 from indexing.embedder import Embedder
+from indexing.index import Index
 
 log = logging.getLogger("mcdewey.ask")
 
@@ -60,10 +61,12 @@ def shared_model(settings: Settings) -> ChatLLM | None:
         return _MODELS[key]
 
 
-def embedding_similarity(embedder: Embedder) -> Similarity:
-    """cosine(sentence, candidates) under the index's own embedding model (its vectors are unit length)."""
+def embedding_similarity(source: Embedder | Index) -> Similarity:
+    """cosine(sentence, candidates) under the index's own embedding model (its vectors are unit length):
+    the model that wrote the served vectors when given the index (`Index.query_embedder`, read at each call)."""
 
     def similarity(sentence: str, candidates: Sequence[str]) -> list[float]:
+        embedder = source.query_embedder() if isinstance(source, Index) else source
         vectors = embedder.encode([sentence, *candidates])
         return [float(v) for v in vectors[1:] @ vectors[0]]
 
@@ -121,7 +124,7 @@ class Answerer:
             question, search=self._search if not doc else self._in_doc(product, version, doc), llm=self.model,
             history=turns,
             product=product or None, version=version or None, top_k=k,
-            similarity=embedding_similarity(self.service.index.embedder), following=self._following,
+            similarity=embedding_similarity(self.service.index), following=self._following,
             holdings=self._holdings(),
         ))
 

@@ -12,13 +12,13 @@ from types import SimpleNamespace
 
 from pydantic import BaseModel
 
+from assistant.embedding import embedder_for
 from assistant.errors import BadRequest, NotFound, NothingIndexed, Unavailable
 from assistant.settings import Settings
 from indexing.catalog import Catalog, FileRecord, StoredChunk
 from indexing.chunk import FILTER_KEYS, Chunk, split_chunk_id
 from indexing.chunk import FOLDER_NAME as FILTER_VALUE
-from indexing.embedder import Embedder
-from indexing.index import Index
+from indexing.index import Index, ModelMismatch
 from indexing.modes import MODES
 from indexing.retriever import Retriever
 from indexing.store import StoreUnavailable
@@ -144,8 +144,7 @@ class LibraryService:
         self.settings = settings
         self.index = index or Index(
             settings.data, settings.chroma_url, settings.collection,
-            Embedder(settings.embed_threads, settings.embed_batch, settings.embed_backend,
-                            settings.model_cache, settings.embed_device),
+            embedder_for(settings),
             chroma_timeout=settings.chroma_timeout,
         )
         self.retriever = Retriever(self.index)
@@ -267,6 +266,21 @@ class LibraryService:
                 f"{self.library_root} --data {self.settings.data}` to index the library")
 
     # --- health ------------------------------------------------------------------------------
+    def _models(self) -> dict[str, object]:
+        """The embedding model of the vectors served, and the configured one when a switch is pending."""
+        _, served = self.index.active()
+        if served is None:
+            return {}
+        out: dict[str, object] = {"embedding_model": served.label}
+        try:
+            configured = self.index.embedder.spec
+        except ValueError as exc:
+            return {**out, "embedding_configured": f"cannot be loaded: {exc}"}
+        if configured.identity != served.identity:
+            out["embedding_configured"] = (f"{configured.label}: `mcdewey ingest` switches the index to it "
+                                           "(searches keep using the served model until it ends)")
+        return out
+
     def health(self) -> dict[str, object]:
         """The index this server answers from now, read the way a search reads it: its generation, its
         chunks, whether the keyword index and Chroma agree with its catalog (`current`). Status `ok`
@@ -276,11 +290,15 @@ class LibraryService:
             with self.index.reading():
                 self.index.store.heartbeat()
                 state = self.index.state()
+                self.index.query_embedder()  # the served vectors' model loads here, or says why not
+        except ModelMismatch as exc:
+            status.update(chunks=self.index.catalog.count(), status="unavailable", reason=str(exc))
+            return status
         except StoreUnavailable as exc:
             status.update(chunks=self.index.catalog.count(), chroma=str(exc), status="unavailable")
             return status
         status.update(generation=state.generation, chunks=state.chunks, vectors=state.vectors, chroma="ok",
-                      current=state.current, status="ok" if state.current else "stale")
+                      current=state.current, status="ok" if state.current else "stale", **self._models())
         if not state.chunks:
             status.update(status="empty", reason=self.nothing_indexed())
         elif state.keyword_chunks != state.chunks:

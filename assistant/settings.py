@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from indexing.chroma_deadline import READ_TIMEOUT_S
@@ -62,6 +62,23 @@ class Settings(BaseSettings):
         default=READ_TIMEOUT_S, gt=0, le=600, description="Seconds a search's request to the Chroma server may take "
         "(default 10; a search's take 3-20 ms): a hung server answers 503 then, not never. After one times "
         "out, searches are refused at once for 5 s. An ingest's writes get at least 120 s.",
+    )
+    embed_model: str = Field(
+        default="all-MiniLM-L6-v2",
+        description="The embedding model: 'all-MiniLM-L6-v2' (packaged, 384-d, the default), a "
+        "sentence-transformers model folder, a model id already in the local Hugging Face cache (McDewey "
+        "downloads nothing; HF_HUB_OFFLINE=0 lets sentence-transformers fetch it where the machine can), or "
+        "'ollama:<model>' (an Ollama embedding model, at OLLAMA_HOST). Changing it makes the next `mcdewey "
+        "ingest` switch the index: the new vectors are built beside the old, which keep answering, then "
+        "replace them in one step (README 'Models').",
+    )
+    embed_query_prompt: str | None = Field(
+        default=None, description="Text put before each question before it is embedded (unset: what the model "
+        "asks for: its folder's 'query' prompt, else its family's, e.g. 'query: ' for e5; '' for none).",
+    )
+    embed_document_prompt: str | None = Field(
+        default=None, description="Text put before each passage before it is embedded (unset: the model's "
+        "'document'/'passage' prompt, else its family's, e.g. 'passage: ' for e5; '' for none).",
     )
     embed_backend: Literal["onnx", "torch", "onnx-int8"] = Field(
         default="onnx",
@@ -154,6 +171,24 @@ class Settings(BaseSettings):
             except DeviceUnavailable as exc:
                 raise ValueError(str(exc)) from exc
         return value
+
+    @field_validator("embed_model")
+    @classmethod
+    def _model_present(cls, value: str) -> str:
+        """Found (not loaded) at start: a model that is not on this machine stops the program, with why."""
+        from indexing.embedding_model import resolve_model
+
+        resolve_model(value)  # ModelNotFound is a ValueError: pydantic reports it under the setting's name
+        return value
+
+    @model_validator(mode="after")
+    def _backend_fits_model(self) -> Settings:
+        from indexing.embedding_model import resolve_model
+
+        if self.embed_backend == "onnx-int8" and resolve_model(self.embed_model).kind != "packaged":
+            raise ValueError("MCDEWEY_EMBED_BACKEND=onnx-int8 applies to the packaged all-MiniLM-L6-v2 only; "
+                             f"{self.embed_model} runs on PyTorch (set the backend to onnx or torch)")
+        return self
 
     @field_validator("llm", mode="before")
     @classmethod

@@ -14,7 +14,6 @@ from collections.abc import Callable, Container, Sequence
 import numpy as np
 
 from indexing.chunk import Chunk
-from indexing.embedding_model import DIMENSIONS
 from indexing.index import Index
 
 EMBED_SLICE = 256
@@ -49,7 +48,7 @@ def chunk_vectors(
     embedded; `on_vectors(done, embedded)` hears of the reused ones, then of each encoder batch embedded
     (32 texts: ~0.6 s on a quiet machine, 6 s under heavy load; README, "Managing the library")."""
     texts = [t for _, file_texts in files for t in file_texts]
-    vectors = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+    vectors = np.zeros((len(texts), index.embedder.dimensions), dtype=np.float32)
     todo: list[int] = []
     offset = 0
     for source, file_texts in files:

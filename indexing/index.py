@@ -16,6 +16,14 @@ needed (replicas on several machines share nothing but the server and the data d
 
 Readers keep what they derive from the index (keyword index, products and versions, documents) through
 `derived`, rebuilt only when a new generation is published: one cheap catalog read per call.
+
+The catalog also records the model that wrote the vectors (`EMBEDDING_KEY`, an `EmbeddingSpec`) and the
+Chroma collection that holds them (`COLLECTION_KEY`): another model's vectors live in another collection,
+and an ingest that switches models publishes both keys with the new generation (`indexing.model_switch`).
+A reader follows them: it searches the collection the generation names, and embeds the question with
+the model that wrote it (`query_embedder`), loading that model when it is not the configured one; when
+it cannot, the search is refused (`ModelMismatch`) rather than compare a question with vectors of
+another model.
 """
 
 from __future__ import annotations
@@ -33,10 +41,14 @@ from typing import Any, TypeVar, cast
 
 from indexing.catalog import Catalog
 from indexing.embedder import Embedder
+from indexing.embedding_spec import EmbeddingSpec, legacy_spec
 from indexing.keyword import KeywordIndex
 from indexing.store import READ_TIMEOUT_S, StoreUnavailable, VectorStore
 
 GENERATION_KEY = "generation"
+EMBEDDING_KEY = "embedding_model"  # the spec (JSON) of the model that wrote the served vectors
+COLLECTION_KEY = "collection"  # the Chroma collection that holds them
+PIPELINE_KEY = "pipeline"  # '<pipeline version>/<model name>': what the ingest last ran (indexes before specs)
 STORE_LOCK = "store.lock"
 STORE_GATE = "store.gate"  # taken first by both sides, so a steady stream of readers cannot starve a writer
 STORE_STAMP = "store.stamp"
@@ -86,6 +98,10 @@ class IndexState:
         return self.keyword_chunks == self.chunks and not self.missing
 
 
+class ModelMismatch(StoreUnavailable):
+    """The index's vectors are another model's, and this process cannot embed a question with that model."""
+
+
 class Index:
     def __init__(
         self,
@@ -108,6 +124,55 @@ class Index:
         self._store: VectorStore | None = None
         self._stamp: str | None = None  # the store stamp the open client has seen everything up to
         self._retired: list[VectorStore] = []
+        self._active: tuple[tuple[str | None, ...], str, EmbeddingSpec | None] | None = None
+        self._followers: dict[tuple[object, ...], Embedder] = {}  # models of indexes another process switched
+
+    # --- the model and collection served --------------------------------------------------------------
+    def active(self) -> tuple[str, EmbeddingSpec | None]:
+        """The collection readers search and the spec of its vectors (None: nothing indexed yet), as the
+        catalog records them (a reader inside `reading`: its generation's)."""
+        meta = tuple(self.catalog.get_meta(k) for k in (COLLECTION_KEY, EMBEDDING_KEY, PIPELINE_KEY))
+        kept = self._active
+        if kept is not None and kept[0] == meta:
+            return kept[1], kept[2]
+        spec = EmbeddingSpec.from_json(meta[1]) if meta[1] else legacy_spec(meta[2])
+        name = meta[0] or self.collection_name
+        self._active = (meta, name, spec)
+        return name, spec
+
+    def query_embedder(self) -> Embedder:
+        """The embedder of the model that wrote the served vectors: the configured one, or that model
+        loaded beside it (an ingest switched the index's model while this process served it)."""
+        _, spec = self.active()
+        try:
+            configured = self.embedder.spec
+        except ValueError as exc:  # a configured folder that does not load (ModelLoadError)
+            raise ModelMismatch(str(exc)) from None
+        if spec is None or spec.identity == configured.identity:
+            return self.embedder
+        with self._lock:
+            follower = self._followers.get(spec.identity)
+            if follower is None:
+                follower = self._followers[spec.identity] = self._load_follower(spec)
+        return follower
+
+    def _load_follower(self, spec: EmbeddingSpec) -> Embedder:
+        configured = self.embedder
+        try:
+            backend = "onnx-int8" if spec.variant else configured.backend if spec.kind == "packaged" else None
+            follower = Embedder(configured.threads, configured.batch_size,
+                                backend if backend in ("onnx", "torch", "onnx-int8") else None,
+                                configured.model_cache, configured.requested_device, spec.name,
+                                spec.query_prompt, spec.document_prompt, configured.ollama_host)
+            if follower.spec.identity != spec.identity:
+                raise ValueError("that model has changed since it wrote them (other weights, prompts or size)")
+        except Exception as exc:
+            raise ModelMismatch(
+                f"the index at {self.data_dir} holds vectors of {spec.label}, and this process cannot embed "
+                f"a question with that model ({str(exc)[:300]}); a search would compare it with another "
+                f"model's vectors. Make {spec.name} available again, or re-embed the library with the model "
+                f"set in MCDEWEY_EMBED_MODEL ({configured.spec.label}): run `mcdewey ingest`") from None
+        return follower
 
     # --- Chroma ------------------------------------------------------------------------------------
     @property
@@ -115,7 +180,7 @@ class Index:
         with self._lock:
             if self._store is None:
                 self._stamp = self._read_stamp()
-                self._store = VectorStore(self.data_dir, self.chroma_url, self.collection_name,
+                self._store = VectorStore(self.data_dir, self.chroma_url, self.active()[0],
                                           timeout=self.chroma_timeout)
             return self._store
 
@@ -139,9 +204,29 @@ class Index:
             if self._store is None or stamp == self._stamp:
                 return
             retired, self._retired = self._retired, [self._store]
-            self._store = VectorStore(self.data_dir, self.chroma_url, self.collection_name, private=True,
+            self._store = VectorStore(self.data_dir, self.chroma_url, self.active()[0], private=True,
                                       timeout=self.chroma_timeout)
             self._stamp = stamp
+        for store in retired:
+            store.close()
+
+    def switched(self, store: VectorStore) -> None:
+        """The ingest in this process published `store` as the served collection (a model switch)."""
+        with self._lock:
+            if self._store is not None and self._store is not store:
+                self._retired.append(self._store)
+            self._store = store
+
+    def _follow(self) -> None:
+        """Search the collection the generation names (an ingest switched models since the client opened)."""
+        name = self.active()[0]
+        with self._lock:
+            if self._store is None or self._store.name == name:
+                return
+            retired, self._retired = self._retired, [self._store]
+            self._store = VectorStore(self.data_dir, self.chroma_url, name, private=True,
+                                      timeout=self.chroma_timeout)
+            self._stamp = self._read_stamp()
         for store in retired:
             store.close()
 
@@ -161,6 +246,7 @@ class Index:
                     held.enter_context(_flock(self.data_dir / STORE_LOCK, False, READ_WAIT_S))
                     self._refresh()
                 held.enter_context(self.catalog.snapshot())
+                self._follow()
                 yield
         finally:
             self._local.reading = False

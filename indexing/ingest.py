@@ -33,12 +33,13 @@ from indexing.catalog import FileRecord
 from indexing.chunk_vectors import chunk_vectors
 from indexing.chunker import Chunker
 from indexing.document import LoaderError
-from indexing.index import GENERATION_KEY, Index
+from indexing.index import GENERATION_KEY, PIPELINE_KEY, Index
 from indexing.ingest_progress import PREPARING_MODEL, EmbedTracker, IngestProgress, Progress, no_progress
 from indexing.ingest_report import IngestReport, Problem, file_problems
 from indexing.library import SourceFile, file_digest, scan_library
 from indexing.library_owner import claim
 from indexing.locks import LockHeld, file_lock
+from indexing.model_switch import SWITCHING_MODEL, begin_switch, end_switch, start_model
 from indexing.prepared_file import PreparedFile, prepare_file
 from indexing.publish import KEYWORD_STALE_KEY, Publisher
 from indexing.run_marker import begin, end
@@ -92,7 +93,7 @@ class Ingester:
             raise ValueError(f"batch_chunks must be at least 1, not {batch_chunks}")
         self.batch_chunks = batch_chunks
         self.index = index
-        self.chunker = chunker or Chunker(index.embedder.count_tokens)
+        self.chunker = chunker or Chunker(index.embedder.count_tokens, max_tokens=index.embedder.chunk_tokens)
         self.progress = progress or no_progress
         self._on_vectors: Callable[[int, int], None] | None = None  # the pass's tracker (`_process`)
         self.max_file_chunks = max_file_chunks
@@ -125,12 +126,17 @@ class Ingester:
             pipeline = f"{PIPELINE_VERSION}/{self.index.embedder.name}"
             known = catalog.files()
             self._reuse = not force
-            previous = catalog.get_meta("pipeline")
+            previous = catalog.get_meta(PIPELINE_KEY)
             if not known:  # nothing to re-embed: a run killed now resumes instead of starting over
-                catalog.set_meta("pipeline", pipeline)
+                start_model(self.index)
+                catalog.set_meta(PIPELINE_KEY, pipeline)
+            elif begin_switch(self.index, self.publisher):  # another model: its vectors built beside the old
+                force, self._reuse = True, False
+                served = self.index.active()[1]
+                report.model_switch = f"{served.label if served else '?'} → {self.index.embedder.spec.label}"
+                self._stage(SWITCHING_MODEL, 0, 1)
             elif previous != pipeline:
                 force = True
-                self._reuse &= (previous or "").partition("/")[2] == self.index.embedder.name
             scan = scan_library(library)
             claim(catalog, self.index.data_dir, library, replace=asked_force)  # one library per data directory
             report.skipped = [Problem(s.source, s.reason) for s in scan.skipped]
@@ -148,7 +154,9 @@ class Ingester:
                 self._stage("keyword index", 0, 1)
                 self.publisher.publish(rebuild)
                 self._stage("keyword index", 1, 1)
-            catalog.set_meta("pipeline", pipeline)
+            catalog.set_meta(PIPELINE_KEY, pipeline)
+            if end_switch(self.index):
+                self._stage(SWITCHING_MODEL, 1, 1)
             report.chunks_total = catalog.count()
             end(self.index.data_dir)
         report.warnings = list({(w.source, w.reason): w for w in report.warnings}.values())
@@ -288,12 +296,12 @@ class Ingester:
         number is returned; the vectors no file owns are counted in `report.vectors_removed`).
         (What is staged counts as written: the catalog seen here already holds it, Chroma not yet.)"""
         self._stage("checking index", 0, 1)
-        in_store = self.index.store.all_ids()
+        in_store = self.publisher.store.all_ids()
         in_catalog = set(self.index.catalog.chunk_ids())
         orphans = in_store - in_catalog - self.publisher.unowned()
         if orphans:
             with self.index.writing():
-                self.index.store.delete(sorted(orphans))
+                self.publisher.store.delete(sorted(orphans))
         report.vectors_removed = len(orphans)
         missing = in_catalog - in_store - self.publisher.staged()
         repaired = 0  # files re-embedded because their vectors went missing

@@ -49,6 +49,7 @@ class IngestReport:
     chunks_total: int = 0
     repaired: int = 0  # files read again: a killed run was publishing them, or their vectors were missing
     vectors_removed: int = 0  # vectors no file owns (left by a killed run), deleted
+    model_switch: str = ""  # 'old model → new model' when this run switched the index's embedding model
     resumed: str | None = None  # when the last run began, if it was cut short (this run finished its work)
     seconds: float = 0.0
 

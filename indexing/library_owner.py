@@ -24,7 +24,7 @@ class OtherLibrary(ValueError):
 def recorded_library(data_dir: Path) -> Path | None:
     """The library root `data_dir` indexes, read without creating anything (None: no index, or an index
     made before roots were recorded)."""
-    path = data_dir / CATALOG_FILE
+    path = (data_dir / CATALOG_FILE).absolute()  # (a file URI needs an absolute path: `--data data`)
     if not path.is_file():
         return None
     try:

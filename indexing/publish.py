@@ -18,6 +18,12 @@ vectors: new ids no catalog row owns (readers drop them, the next run deletes th
 file kept, whose vector is the new text's while the row is still the old one. `publishing.json`
 names those files while their vectors are written, so the next run reads them again and reuses none
 of their vectors.
+
+A run that switches the embedding model (`switch_to`) publishes once, at its end: each file's vectors
+go into the new model's own collection as they are made (no reader searches it yet), its rows into the
+one open transaction, and the commit that makes them visible also names the new collection and model,
+so readers move from the old vectors to the new in one step; the old collection is then deleted. A
+switch killed before that commit leaves the old index serving, untouched.
 """
 
 from __future__ import annotations
@@ -36,8 +42,10 @@ import numpy as np
 
 from indexing.catalog import Catalog, FileRecord
 from indexing.chunk import Chunk
-from indexing.index import GENERATION_KEY, Index
+from indexing.embedding_spec import EmbeddingSpec
+from indexing.index import COLLECTION_KEY, EMBEDDING_KEY, GENERATION_KEY, Index
 from indexing.keyword import KeywordIndex, keyword_text
+from indexing.store import VectorStore
 from indexing.tokens import tokenize
 
 # Whole shared library, quiet machine, batches of 1,024: with 10, 695 s; with 30,
@@ -94,6 +102,17 @@ class Publisher:
         self._since = time.monotonic()
         self._cost = 0.0
         self._previous: str | None = index.catalog.get_meta(GENERATION_KEY)
+        self.target: VectorStore | None = None  # the new model's collection, while switching (`switch_to`)
+        self._spec: EmbeddingSpec | None = None
+
+    def switch_to(self, target: VectorStore, spec: EmbeddingSpec) -> None:
+        """Write every vector into `target` from now on and publish once, naming it and `spec`."""
+        self.target, self._spec = target, spec
+
+    @property
+    def store(self) -> VectorStore:
+        """Where this run's vectors go: the served collection, or the new model's while switching."""
+        return self.target or self.index.store
 
     def __enter__(self) -> Publisher:
         return self
@@ -126,8 +145,12 @@ class Publisher:
         self._unowned.update(c for c in self.index.catalog.chunk_ids(record.source) if c not in keep)
         self._unowned -= keep
         self.index.catalog.replace_file(record, chunks, overlaps, terms)
-        self._vectors.append((chunks, vectors))
         self._sources.append(record.source)
+        if self.target is not None:  # no reader searches it before the commit: written now, not held
+            with self.index.writing():
+                self.target.add(chunks, vectors)
+            return
+        self._vectors.append((chunks, vectors))
 
     def remove(self, source: str) -> None:
         """Stage the removal of a file that left the library."""
@@ -137,6 +160,8 @@ class Publisher:
         self._sources.append(source)
 
     def due(self) -> bool:
+        if self.target is not None:  # a switch publishes once, at its end
+            return False
         return self.pending and time.monotonic() - self._since >= PUBLISH_COST_RATIO * self._cost
 
     def publish(self, rebuild: bool = False) -> None:
@@ -151,7 +176,8 @@ class Publisher:
             build_keyword(catalog).save(self.index.keyword_path(generation))
             self._cost = time.monotonic() - started
             marker = self.index.data_dir / MARKER
-            writes = bool(self._vectors or self._unowned)  # else Chroma is not touched: readers keep their client
+            # Else Chroma is not touched: readers keep their client.
+            writes = bool(self._vectors or self._unowned or self.target)
             with self.index.writing() if writes else nullcontext():
                 if self._vectors:  # one upsert for all files: 224 per-file upserts of 22 chunks took 2.4×
                     marker.write_text(json.dumps(sorted(self.interrupted.union(self._sources))))
@@ -159,13 +185,24 @@ class Publisher:
                                          np.concatenate([vectors for _, vectors in self._vectors]))
                 catalog.set_meta(GENERATION_KEY, generation)
                 catalog.set_meta(KEYWORD_STALE_KEY, "0")
+                old = None
+                if self.target is not None and self._spec is not None:
+                    old = self.index.store
+                    catalog.set_meta(COLLECTION_KEY, self.target.name)
+                    catalog.set_meta(EMBEDDING_KEY, self._spec.to_json())
+                    self._unowned = set()  # the old collection goes whole, below
                 self._close(None, None, None)  # the commit: readers see the new generation from here
                 self.interrupted.difference_update(self._sources)
                 if self.interrupted:
                     marker.write_text(json.dumps(sorted(self.interrupted)))
                 else:
                     marker.unlink(missing_ok=True)
-                self.index.store.delete(sorted(self._unowned))
+                if old is not None:
+                    self.index.switched(self.target)  # this process's readers follow at once
+                    old.drop()
+                    self.target = None
+                else:
+                    self.index.store.delete(sorted(self._unowned))
         except BaseException:
             self._close(*sys.exc_info())
             raise

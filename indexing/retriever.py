@@ -212,7 +212,7 @@ class Retriever:
             if steering:
                 filters = steering.filters
         depth = max(CANDIDATES, top_k)
-        vector = self.index.embedder.encode_query(query) if mode != "keyword" else None
+        vector = self.index.query_embedder().encode_query(query) if mode != "keyword" else None
         dense = self._dense(vector, depth, filters) if vector is not None else []
         keyword = self.index.keyword.search(query, depth, filters) if mode != "dense" else []
         fused = _fuse(dense, keyword)

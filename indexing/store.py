@@ -128,6 +128,7 @@ class VectorStore:
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         self.location = chroma_url or str(data_dir / "chroma")
+        self.name = collection
         self.chroma_url = chroma_url
         self.timeout = timeout
         self._pause = Pause()
@@ -217,6 +218,11 @@ class VectorStore:
         with self._reaching("deleting vectors"):
             for i in range(0, len(ids), 5000):
                 self.collection.delete(ids=ids[i : i + 5000])
+
+    def drop(self) -> None:
+        """Delete the whole collection (the vectors of a model an index switched away from)."""
+        with self._reaching("deleting a collection"):
+            self.client.delete_collection(self.name)
 
     def all_ids(self) -> set[str]:
         """Chroma directly, ids only: LlamaIndex's get_nodes would read and parse every node's text."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,11 +142,13 @@ def test_an_edit_or_a_new_pipeline_version_embeds_only_the_chunks_that_changed(
     assert report.updated == ["acme/2.0/release-notes/notes.txt"]
     assert 1 <= report.chunks_embedded < report.chunks_added
 
-    # Another embedding model, or --force: nothing is reused.
+    # Another embedding model (here: the index says other weights wrote it), or --force: nothing is reused.
+    other = dataclasses.replace(embedder.spec, fingerprint="0" * 16)
     with sqlite3.connect(tmp_path / "data" / "catalog.sqlite3") as conn:
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'pipeline'", (f"{PIPELINE_VERSION}/other-model",))
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'embedding_model'", (other.to_json(),))
     _, report = ingest(small_library, tmp_path / "data", embedder)
     assert report.chunks_embedded == report.chunks_total
+    assert Index(tmp_path / "data", embedder=embedder).active()[1] == embedder.spec
     forced = Ingester(index).run(small_library, force=True)
     assert forced.chunks_embedded == forced.chunks_total
 

@@ -110,7 +110,7 @@ def evaluate_question(service: LibraryService, q: Question, top_k: int | None = 
         "note": result.note,
         "first_token_s": result.timings.first_token_s,
         "total_s": result.timings.total_s,
-        "verified": verified_share(result, embedding_similarity(service.index.embedder)),
+        "verified": verified_share(result, embedding_similarity(service.index)),
         "question": q.question,
         "answer": result.answer,
         "dropped": result.dropped,

@@ -48,9 +48,9 @@ NO_SPACE_AGAIN = "Nothing indexed before is lost: free some space and run `mcdew
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from assistant.demo import ensure_demo_library
+    from assistant.embedding import embedder_for
     from indexing.chroma_deadline import WRITE_TIMEOUT_S
     from indexing.disk_full import is_disk_full
-    from indexing.embedder import Embedder
     from indexing.index import Index
     from indexing.ingest import IngestBusy, Ingester
     from indexing.store import StoreUnavailable
@@ -62,8 +62,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"mcdewey ingest: library folder not found: {settings.library}", file=sys.stderr)
         return 2
     update, stop = _progress(args.json)
-    embedder = Embedder(settings.embed_threads, settings.embed_batch, settings.embed_backend,
-                            settings.model_cache, settings.embed_device)
+    embedder = embedder_for(settings)
     try:
         index = Index(settings.data, settings.chroma_url, settings.collection, embedder,
                       chroma_timeout=max(settings.chroma_timeout, WRITE_TIMEOUT_S))
@@ -102,12 +101,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         "seconds": round(report.seconds, 2),
     }
     if args.json:
-        print(json.dumps({**summary, "repairs": report.repairs(), "failures": [vars(p) for p in report.failed],
+        print(json.dumps({**summary, "model_switch": report.model_switch,
+                          "repairs": report.repairs(), "failures": [vars(p) for p in report.failed],
                           "warnings": [vars(p) for p in report.warnings],
                           "skipped_files": [vars(p) for p in report.skipped]}, indent=2))
     else:
         print(f"Library {settings.library} → index {settings.data}")
         print(", ".join(f"{k} {v}" for k, v in summary.items()))
+        if report.model_switch:
+            print(f"  embedding model switched: {report.model_switch}")
         if report.repairs():
             print(f"  repaired: {report.repairs()}")
         for p in report.failed:
@@ -152,12 +154,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if args.support:
         from assistant.answerer import embedding_similarity
+        from assistant.embedding import embedder_for
         from assistant.measure.support import evaluate_support, load_pairs, support_table
-        from indexing.embedder import Embedder
 
         settings = _settings(args)
-        embedder = Embedder(settings.embed_threads, settings.embed_batch, settings.embed_backend,
-                            settings.model_cache, settings.embed_device)
+        embedder = embedder_for(settings)
         outcome = evaluate_support(load_pairs(Path(args.questions)), embedding_similarity(embedder))
         print(json.dumps(outcome, indent=2) if args.json else support_table(outcome))
         return 0
@@ -280,8 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def setting_errors(exc: ValidationError) -> list[str]:
     """'MCDEWEY_PORT: Input should be a valid integer' for each bad setting (no traceback)."""
-    return [
+    return [  # (a rule over several settings has no one name: its message names them)
         f"MCDEWEY_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']} (got {err.get('input')!r})"
+        if err["loc"] else str(err["msg"]).removeprefix("Value error, ")
         for err in exc.errors()
     ]
 
