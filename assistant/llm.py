@@ -11,6 +11,7 @@ Backends, chosen by `Settings.llm`:
   xllamacpp in-process, loaded lazily once per process;
 - `ollama:<model>`: an Ollama server (`Settings.ollama_host`, from `OLLAMA_HOST`) through
   llama-index-llms-ollama;
+- `openai:<model>`: any OpenAI-compatible server (`assistant.openai_chat`);
 - `none`: no model; answers are retrieval-only.
 
 Heavy imports (xllamacpp, llama_index, ollama, httpx) happen inside the functions that need them, so
@@ -345,5 +346,10 @@ def make_llm(settings: Settings) -> ChatLLM | None:
         return None
     if choice.kind == "embedded":
         return EmbeddedLLM(threads=settings.llm_threads, timeout=settings.llm_timeout)
+    if choice.kind == "openai":
+        from assistant.openai_chat import OpenAIChatLLM
+
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        return OpenAIChatLLM(choice.model or "", settings.openai_base_url, key, settings.llm_timeout)
     return OllamaLLM(model=choice.model or "", base_url=ollama_base_url(settings.ollama_host),
                      timeout=settings.llm_timeout)
