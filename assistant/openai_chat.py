@@ -65,6 +65,9 @@ class OpenAIChatLLM:
     # The same budget as an Ollama model: a real model gets whole chunks (see assistant/llm.py).
     prompt_budget = 2000
     rewrites_questions = True
+    # Asked to end each sentence with its passage's own words (prompts/system_quoted.md): a capable
+    # model's paraphrases otherwise all fail the check (support set: 0 of 49 kept).
+    quotes_passages = True
 
     def __init__(self, model: str, base_url: str = DEFAULT_BASE_URL, api_key: str | None = None,
                  timeout: float = 120.0) -> None:
