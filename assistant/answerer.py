@@ -54,7 +54,9 @@ def shared_model(settings: Settings) -> ChatLLM | None:
 
     Never loads or connects: the embedded model loads on its first answer (or `Answerer.warm`).
     """
-    key = (str(settings.llm), str(settings.llm_threads), str(settings.llm_timeout), settings.ollama_host)
+    secret = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
+    key = (str(settings.llm), str(settings.llm_threads), str(settings.llm_timeout), settings.ollama_host,
+           settings.openai_base_url, secret)
     with _MODELS_LOCK:
         if key not in _MODELS:
             _MODELS[key] = make_llm(settings)

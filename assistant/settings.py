@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from indexing.chroma_deadline import READ_TIMEOUT_S
@@ -13,30 +13,33 @@ from indexing.chroma_deadline import READ_TIMEOUT_S
 DEFAULT_HOME = Path.home() / ".local" / "share" / "mcdewey"
 
 
-LLM_CHOICES = "expected 'embedded', 'ollama:<model>' or 'none'"
+LLM_CHOICES = "expected 'embedded', 'ollama:<model>', 'openai:<model>' or 'none'"
 
 
 class LLMSettings(BaseModel):
-    """Which chat model answers: written `embedded`, `ollama:<model>` or `none` in `MCDEWEY_LLM`."""
+    """Which chat model answers: `embedded`, `ollama:<model>`, `openai:<model>` or `none` in `MCDEWEY_LLM`."""
 
     model_config = {"frozen": True}
 
-    kind: Literal["embedded", "ollama", "none"]
-    model: str | None = Field(default=None, description="The Ollama model (kind 'ollama' only).")
+    kind: Literal["embedded", "ollama", "openai", "none"]
+    model: str | None = Field(default=None, description="The served model's name (kinds 'ollama', 'openai').")
 
     @classmethod
     def parse(cls, spec: str) -> LLMSettings:
-        """'embedded' | 'none' | 'ollama:<model>' (the model may hold colons: 'ollama:qwen2.5:0.5b')."""
+        """'embedded' | 'none' | 'ollama:<model>' | 'openai:<model>' (the model may hold colons and slashes:
+        'ollama:qwen2.5:0.5b', 'openai:Qwen/Qwen2.5-7B-Instruct')."""
         spec = spec.strip()
         if spec in ("embedded", "none"):
             return cls(kind=spec)  # type: ignore[arg-type]
         kind, sep, model = spec.partition(":")
-        if kind == "ollama" and sep and model.strip():
-            return cls(kind="ollama", model=model.strip())
+        if kind in ("ollama", "openai") and sep and model.strip():
+            return cls(kind=kind, model=model.strip())  # type: ignore[arg-type]
+        if kind in ("ollama", "openai"):
+            raise ValueError(f"MCDEWEY_LLM={spec!r}: name the model after '{kind}:', e.g. '{kind}:qwen2.5'")
         raise ValueError(f"MCDEWEY_LLM={spec!r}: {LLM_CHOICES}")
 
     def __str__(self) -> str:
-        return f"ollama:{self.model}" if self.kind == "ollama" else self.kind
+        return f"{self.kind}:{self.model}" if self.model else self.kind
 
 
 class Settings(BaseSettings):
@@ -107,12 +110,24 @@ class Settings(BaseSettings):
         default=LLMSettings(kind="none"),
         description="'none' (the default: answers quote the manual's own words, with their source, in well "
         "under a second), 'embedded' (SmolLM2-135M in-process, no server: its sentences rarely pass the "
-        "sentence check, see README 'Answers'), or 'ollama:<model>'.",
+        "sentence check, see README 'Models'), 'ollama:<model>' (an Ollama server, OLLAMA_HOST) or "
+        "'openai:<model>' (any OpenAI-compatible server: llama.cpp's llama-server, vLLM, LM Studio, LocalAI; "
+        "MCDEWEY_OPENAI_BASE_URL, MCDEWEY_OPENAI_API_KEY).",
     )
     ollama_host: str = Field(
         default="", validation_alias=AliasChoices("ollama_host", "OLLAMA_HOST"),
         description="The Ollama server for 'ollama:<model>', read from OLLAMA_HOST as the ollama CLI reads it "
         "(host, host:port or a URL; default 127.0.0.1:11434).",
+    )
+    openai_base_url: str = Field(
+        default="http://127.0.0.1:8080/v1",
+        description="The OpenAI-compatible server for 'openai:<model>': http(s)://host[:port][/path], the part "
+        "before /chat/completions. Default: llama.cpp's llama-server on this machine (port 8080, /v1); vLLM "
+        "serves http://host:8000/v1 (give it another port than McDewey's own 8000), LM Studio http://host:1234/v1.",
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None, description="Sent as 'Authorization: Bearer <key>' to MCDEWEY_OPENAI_BASE_URL (unset: no "
+        "header, as local servers expect). A secret: never logged, nor shown in errors or /healthz.",
     )
     llm_threads: int = Field(default=1, ge=1, description="llama.cpp threads for the embedded model.")
     llm_timeout: float = Field(default=120.0, description="Seconds before an answer is cut off.")
@@ -189,6 +204,13 @@ class Settings(BaseSettings):
             raise ValueError("MCDEWEY_EMBED_BACKEND=onnx-int8 applies to the packaged all-MiniLM-L6-v2 only; "
                              f"{self.embed_model} runs on PyTorch (set the backend to onnx or torch)")
         return self
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _base_url_form(cls, value: str) -> str:
+        from assistant.openai_chat import check_base_url
+
+        return check_base_url(value)
 
     @field_validator("llm", mode="before")
     @classmethod

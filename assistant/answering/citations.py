@@ -2,8 +2,8 @@
 
 Takes the model's text and the chunks it was shown; gives an `Attribution` (the kept sentences with
 renumbered [n] markers, the cited chunks, the dropped sentences). A sentence is kept only when one
-sentence of its passage says it (`verify`); when nothing holds, the pipeline answers with the
-passages' own words instead (`extract`).
+sentence of its passage says it (`verify`), or its verbatim quote of the passage does (`verbatim`);
+when nothing holds, the pipeline answers with the passages' own words instead (`extract`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from assistant.answering.context import FENCE_BREAKERS, evidence_text
 from assistant.answering.results import Attribution
+from assistant.answering.scope import scope_label
 from assistant.answering.text import (
     MARKER,
     fact_tokens,
@@ -20,7 +21,8 @@ from assistant.answering.text import (
     terms,
     tokens,
 )
-from assistant.answering.verify import Similarity, verify
+from assistant.answering.verbatim import backs, held_quotes, lift_quotes
+from assistant.answering.verify import Check, Similarity, verify
 from indexing.chunk import Chunk
 
 
@@ -77,6 +79,7 @@ def attribute(
     min_support: float = 0.5,
     hinted_support: float = 0.34,
     similarity: Similarity | None = None,
+    question: str = "",
 ) -> Attribution:
     """Tie each sentence of `text` to the context chunk that says it; renumber; drop the rest.
 
@@ -86,19 +89,22 @@ def attribute(
     `similarity`, its meaning; without it only the passage's own words pass), and it cites that chunk
     alone. Small models loop and wander: a sentence that repeats itself or asks a question is dropped,
     one that restates a kept sentence is left out, and so is a closing lead-in ("use the following
-    command:") whose sequel did not survive.
+    command:") whose sequel did not survive. A sentence `verify` refuses may still rest on the verbatim
+    quote it gives (`[n: "…"]`, `verbatim.backs`); it is then shown with that quote, cited at it.
     """
+    text, quotes = lift_quotes(text)
     for label in labels:  # small models echo the passage headers back
         text = text.replace(f"{label}:", " ").replace(label, " ")
     text = FENCE_BREAKERS.sub(" ", text)  # ... and the fence tags
     evidence = [evidence_text(c.text) for c in context]
     chunk_terms = [terms(t) for t in evidence]
     chunk_texts = [t.lower() for t in evidence]
-    kept: list[tuple[str, int, str]] = []  # (sentence, the context chunk it rests on, the passage's words)
+    kept: list[tuple[str, int, str, bool]] = []  # (sentence, its context chunk, the passage's words, quoted?)
     dropped: list[str] = []
     seen: set[str] = set()
     kept_terms: list[set[str]] = []
     for sentence in split_sentences(text):
+        sentence, own_quotes = held_quotes(sentence, quotes)
         hints = {int(n) for n in MARKER.findall(sentence)}
         clean = " ".join(MARKER.sub(" ", sentence).split())
         clean = re.sub(r"^(answer|the answer is)\s*:\s*", "", clean, flags=re.I).strip()
@@ -119,17 +125,31 @@ def attribute(
         proposed = [i for i in ranked if scores[i] >= min_support or ((i + 1) in hints and scores[i] >= hinted_support)]
         checks = ((i, verify(clean, evidence[i], similarity)) for i in proposed)
         resting, check = next(((i, c) for i, c in checks if c.ok), (None, None))
+        if resting is None:  # one quote at a time, against the passage it names
+            resting, check = _quoted(clean, own_quotes, context, evidence, question, similarity)
         if resting is None or check is None:  # no passage sentence says it: reused words, or invented
             dropped.append(clean)
             continue
         kept_terms.append(s_terms)
-        kept.append((clean, resting, check.source or clean))
+        kept.append((clean, resting, check.source or clean, check.how == "quoted"))
     while kept and kept[-1][0].endswith(":"):  # "use the following command:" with nothing after it
         dropped.append(kept.pop()[0])
     cited: list[Chunk] = []
     out: list[str] = []
-    for clean, i, source in kept:
+    for clean, i, source, quoted in kept:
         number = cite(cited, context[i].cited_at(source))  # the page the sentence is on
         body, end = (clean[:-1], clean[-1]) if clean[-1] in ".!" else (clean, ".")
-        out.append(f"{body.rstrip()} [{number}]{end}")
+        shown = f" (“{source.rstrip('.')}”)" if quoted else ""  # the reader sees the page's own words
+        out.append(f"{body.rstrip()}{shown} [{number}]{end}")
     return Attribution(" ".join(out), cited, dropped)
+
+
+def _quoted(sentence: str, quotes: Sequence[tuple[int, str]], context: Sequence[Chunk], evidence: Sequence[str],
+            question: str, similarity: Similarity | None) -> tuple[int | None, Check | None]:
+    """The context chunk whose verbatim quote backs `sentence` (`verbatim.backs`), and the check."""
+    for n, quote in quotes:
+        if 1 <= n <= len(context):
+            check = backs(sentence, quote, evidence[n - 1], question, similarity, about=scope_label(context[n - 1]))
+            if check.ok:
+                return n - 1, check
+    return None, None

@@ -81,10 +81,13 @@ def build_context(chunks: Sequence[Chunk], query: str, budget_tokens: int) -> li
     return [(c, _defang(excerpt(c, q_terms, per_chunk))) for c in chunks[:count]]
 
 
-def render_messages(question: str, context: Sequence[tuple[Chunk, str]], scope_note: str) -> list[dict[str, str]]:
+def render_messages(question: str, context: Sequence[tuple[Chunk, str]], scope_note: str,
+                    quoting: bool = False) -> list[dict[str, str]]:
+    """The chat messages; `quoting` asks the model to end each sentence with its passage's own words
+    (`prompts/system_quoted.md`), the second way its sentences can pass the check (`verbatim`)."""
     blocks = "\n\n".join(f"[{i}] {passage_label(c)}:\n{text}" for i, (c, text) in enumerate(context, 1))
     return [
-        {"role": "system", "content": prompts.render("system")},
+        {"role": "system", "content": prompts.render("system_quoted" if quoting else "system")},
         {"role": "user", "content": prompts.render("answer", passages=blocks, scope=scope_note, question=question)},
     ]
 

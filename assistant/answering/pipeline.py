@@ -133,7 +133,7 @@ def stream_answer(
     scope_note = ""
     if version_asked:
         scope_note = f"The question is about {scope}; answer for that version.\n"
-    messages = render_messages(query, context, scope_note)
+    messages = render_messages(query, context, scope_note, quoting=getattr(llm, "quotes_passages", False))
 
     # (e) stream
     pieces: list[str] = []
@@ -165,7 +165,8 @@ def stream_answer(
     # (f) attribute citations in code
     shown = [c for c, _ in context]
     labels = [passage_label(c) for c in shown]
-    result = attribute(raw, shown, labels=labels, similarity=similarity) if raw.strip() else Attribution("", [])
+    result = (attribute(raw, shown, labels=labels, similarity=similarity, question=query) if raw.strip()
+              else Attribution("", []))
     passages: list[Chunk] = []
     if not result.citations:
         dropped = result.dropped

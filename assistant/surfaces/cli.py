@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -279,10 +280,20 @@ def build_parser() -> argparse.ArgumentParser:
                       lambda sub, common: add_admin_commands(sub, common, _settings, cmd_ingest))
 
 
+SECRET_SETTINGS = frozenset({"api_token", "admin_token", "openai_api_key"})
+
+
+def _shown_input(err: Any) -> str:
+    """The bad value as the message may show it: never a secret setting's, never a URL's credentials."""
+    if err["loc"] and str(err["loc"][0]) in SECRET_SETTINGS:
+        return ""
+    return " (got {!r})".format(re.sub(r"(//)[^/@\s]*@", r"\1***@", str(err.get("input"))))
+
+
 def setting_errors(exc: ValidationError) -> list[str]:
     """'MCDEWEY_PORT: Input should be a valid integer' for each bad setting (no traceback)."""
     return [  # (a rule over several settings has no one name: its message names them)
-        f"MCDEWEY_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']} (got {err.get('input')!r})"
+        f"MCDEWEY_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}{_shown_input(err)}"
         if err["loc"] else str(err["msg"]).removeprefix("Value error, ")
         for err in exc.errors()
     ]

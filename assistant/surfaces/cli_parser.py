@@ -111,7 +111,8 @@ def parser_for(commands: Mapping[str, Command],
     p.add_argument("--top-k", type=int, default=None,
                    help="passages the answer is drawn from (default MCDEWEY_TOP_K, at most 20)")
     p.add_argument("--llm", metavar="MODEL",
-                   help="the language model: embedded, none (the passages' own words) or ollama:<model> (MCDEWEY_LLM)")
+                   help="the language model: embedded, none (the passages' own words), ollama:<model> or "
+                   "openai:<model> (MCDEWEY_LLM)")
     p.add_argument("--json", action="store_true",
                    help="print the answer as the REST /api/ask response (answer, citations, passages)")
 
