@@ -70,10 +70,23 @@ def verified_share(result: AnswerResult, similarity: Similarity) -> float | None
     for segment in re.finditer(r"(.+?)\s*((?:\[\d{1,3}\])+)\.?", text, re.DOTALL):
         cited = [result.citations[int(n) - 1].text for n in MARKER.findall(segment.group(2))
                  if 1 <= int(n) <= len(result.citations)]
-        for sentence in split_sentences(segment.group(1)):
+        body = segment.group(1)
+        quoted = SHOWN_QUOTE.search(body)
+        if quoted:  # a sentence kept on its verbatim quote (`verbatim`): the quote must be the page's words
+            shown += 1
+            ok += any(_squeezed(quoted.group(1)) in _squeezed(passage) for passage in cited)
+            body = " ".join(split_sentences(body[: quoted.start()])[:-1])  # the sentences before it
+        for sentence in split_sentences(body):
             shown += 1
             ok += any(verify(sentence, passage, similarity).ok for passage in cited)
     return round(ok / shown, 3) if shown else None
+
+
+SHOWN_QUOTE = re.compile(r"\s*\(“([^”]{1,600})”\)\s*$")
+
+
+def _squeezed(text: str) -> str:
+    return " ".join(text.lower().split())
 
 
 EVIDENCE_SHARE = 0.7  # an answer "holds the evidence" when it has this share of the gold quote's words
