@@ -266,6 +266,13 @@ class LibraryService:
                 f"{self.library_root} --data {self.settings.data}` to index the library")
 
     # --- health ------------------------------------------------------------------------------
+    def models(self) -> dict[str, str]:
+        """The models behind what this service returns, for `mcdewey eval` and `bench` to name: the
+        embedding model of the served vectors (else the configured one), the reranker, the chat model."""
+        served = self.index.active()[1] or self.index.embedder.spec
+        rerank = getattr(self.settings, "rerank", None)
+        return {"embedding": served.label, "reranker": str(rerank) if rerank else "off", "chat": str(self.settings.llm)}
+
     def _models(self) -> dict[str, object]:
         """The embedding model of the vectors served, and the configured one when a switch is pending."""
         _, served = self.index.active()

@@ -173,6 +173,8 @@ def evaluate_answers(
     totals = [r["total_s"] for r in rows if not r["declined"]]  # a decline costs a search, nothing more
     return {
         "llm": llm.name if llm is not None else "none (retrieval-only)",
+        "embedding": service.models()["embedding"],
+        "reranker": service.models()["reranker"],
         "questions": len(rows),
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),

@@ -181,7 +181,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2) if args.json else answers_table(result))
         return 0
     results = evaluate_modes(questions, lambda q, k, m: service.search(q, k, mode=m))
-    print(json.dumps(modes_json(results), indent=2) if args.json else modes_tables(results))
+    models = service.models()
+    if args.json:
+        print(json.dumps({"models": models, **modes_json(results)}, indent=2))
+    else:
+        print(f"models: embedding {models['embedding']} · reranker {models['reranker']}\n")
+        print(modes_tables(results))
     return 0
 
 

@@ -64,9 +64,22 @@ def prepare_library(b: BenchRun) -> None:
         "library": str(b.settings.library if picked else b.library),
         "subset_files": len(b.files), "subset_chunks": len(b.chunks), "subset": picked or b.files,
         "question_set": b.question_set, "questions_in_subset": len(b.eval_questions),
-        "adopted_backend": b.adopted, "backends": list(BACKENDS),
+        "adopted_backend": b.adopted, "backends": list(BACKENDS), "models": bench_models(b.settings),
     })
     b.progress.advance()
+
+
+def bench_models(settings: Settings) -> dict[str, str]:
+    """The models the sections measure: the packaged embedding model on each backend (what the encoder,
+    ingest and search figures compare), the reranker and the chat model the settings name."""
+    from indexing.embedding_model import resolve_model
+    from indexing.embedding_spec import packaged_spec
+
+    embedding = packaged_spec().label
+    if resolve_model(settings.embed_model).kind != "packaged":
+        embedding += f" (not MCDEWEY_EMBED_MODEL={settings.embed_model}: measure that with `mcdewey eval`)"
+    rerank = getattr(settings, "rerank", None)
+    return {"embedding": embedding, "reranker": str(rerank) if rerank else "off", "chat": str(settings.llm)}
 
 
 def machine_meta() -> dict[str, Any]:

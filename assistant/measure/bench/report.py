@@ -75,6 +75,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"questions: {m.get('question_set')} ({m.get('questions_in_subset')} about these files); "
         f"encoder adopted: `{m.get('adopted_backend')}`",
         "",
+        "Models: " + " · ".join(f"{k} {v}" for k, v in (m.get("models") or {}).items()),
+        "",
         "| Section | Measure | McDewey | Baseline | Ratio | Goal | Notes |",
         "|---|---|---|---|---|---|---|",
     ]
