@@ -270,8 +270,7 @@ class Ingester:
     def _commit(self, batch: list[PreparedFile], known: dict[str, FileRecord], report: IngestReport) -> None:
         """Stage a batch of files for publishing; first publish the batches before it, when due (so the
         run's last batch is published at its end, with whatever the check of the index repairs)."""
-        if self.publisher.due():
-            self.publisher.publish()
+        self.publisher.settle()
         files = [(p.file.source, p.embed_texts) for p in batch]
         reusable = {s for s in known if s not in self._dirty} if self._reuse else set()
         vectors, embedded = chunk_vectors(self.index, files, reusable, self._on_vectors)

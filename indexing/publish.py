@@ -146,10 +146,6 @@ class Publisher:
         self._unowned -= keep
         self.index.catalog.replace_file(record, chunks, overlaps, terms)
         self._sources.append(record.source)
-        if self.target is not None:  # no reader searches it before the commit: written now, not held
-            with self.index.writing():
-                self.target.add(chunks, vectors)
-            return
         self._vectors.append((chunks, vectors))
 
     def remove(self, source: str) -> None:
@@ -160,9 +156,21 @@ class Publisher:
         self._sources.append(source)
 
     def due(self) -> bool:
-        if self.target is not None:  # a switch publishes once, at its end
-            return False
         return self.pending and time.monotonic() - self._since >= PUBLISH_COST_RATIO * self._cost
+
+    def settle(self) -> None:
+        """Between batches: publish when due. A switch publishes once, at its end; meanwhile each batch's
+        vectors go into the new collection, which no reader searches yet (one write per batch, not per
+        file: every write makes the readers of embedded Chroma open it afresh)."""
+        if self.target is None:
+            if self.due():
+                self.publish()
+            return
+        if self._vectors:
+            with self.index.writing():
+                self.target.add([c for chunks, _ in self._vectors for c in chunks],
+                                np.concatenate([vectors for _, vectors in self._vectors]))
+            self._vectors = []
 
     def publish(self, rebuild: bool = False) -> None:
         """Make what is staged visible; `rebuild` publishes a new keyword index even with nothing staged."""
@@ -180,8 +188,9 @@ class Publisher:
             writes = bool(self._vectors or self._unowned or self.target)
             with self.index.writing() if writes else nullcontext():
                 if self._vectors:  # one upsert for all files: 224 per-file upserts of 22 chunks took 2.4×
-                    marker.write_text(json.dumps(sorted(self.interrupted.union(self._sources))))
-                    self.index.store.add([c for chunks, _ in self._vectors for c in chunks],
+                    if self.target is None:  # (a switch's vectors go where no reader looks until the commit)
+                        marker.write_text(json.dumps(sorted(self.interrupted.union(self._sources))))
+                    self.store.add([c for chunks, _ in self._vectors for c in chunks],
                                          np.concatenate([vectors for _, vectors in self._vectors]))
                 catalog.set_meta(GENERATION_KEY, generation)
                 catalog.set_meta(KEYWORD_STALE_KEY, "0")
