@@ -4,8 +4,10 @@ No Ollama server can be installed here, yet `MCDEWEY_LLM=ollama:<model>` must be
 unmodified `ollama` client and `llama-index-llms-ollama`. This adapter answers the subset of the
 Ollama API those clients use — `GET /api/tags`, `POST /api/show`, `POST /api/chat`,
 `POST /api/generate` (streaming NDJSON or one JSON object), `GET /api/version`, `GET /` — by
-running the request on a `ChatLLM` (normally `assistant.llm.EmbeddedLLM`). It is not Ollama: no
-model management, templates, embeddings or tools, and `options` other than `num_predict` are ignored.
+running the request on a `ChatLLM` (normally `assistant.llm.EmbeddedLLM`), and `POST /api/embed` on
+a real embedding model when one is given (`serve(..., embedder=)`: the packaged MiniLM, for
+`MCDEWEY_EMBED_MODEL=ollama:<model>`). It is not Ollama: no model management, templates or tools, and
+`options` other than `num_predict` are ignored.
 
 It runs in-process on a free loopback port (`serve()`), for the duration of a pytest fixture.
 `fail_after=N` makes every generation report an error after N deltas, the way Ollama reports a
@@ -100,6 +102,12 @@ class _Handler(BaseHTTPRequestHandler):
             if self._known(body.get("model")):
                 messages = [{"role": m["role"], "content": m.get("content") or ""} for m in body.get("messages", [])]
                 self._generate(body, messages, key="message")
+        elif self.path == "/api/embed" and self.server.embedder is not None:
+            if self._known(body.get("model")):
+                texts = body.get("input") or []
+                texts = [texts] if isinstance(texts, str) else list(texts)
+                vectors = self.server.embedder.encode(texts)  # (`ollama` client: list of lists, unnormalised ok)
+                self._json(200, {"model": body.get("model"), "embeddings": (vectors * 3.0).tolist()})
         elif self.path == "/api/generate":
             if self._known(body.get("model")):
                 messages = [{"role": "system", "content": body["system"]}] if body.get("system") else []
@@ -165,9 +173,10 @@ class _Handler(BaseHTTPRequestHandler):
 class _AdapterServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, llm: ChatLLM, model: str, fail_after: int | None) -> None:
+    def __init__(self, llm: ChatLLM, model: str, fail_after: int | None, embedder: Any = None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.llm = llm
+        self.embedder = embedder
         self.model = model
         self.fail_after = fail_after
 
@@ -196,9 +205,10 @@ class _AdapterServer(ThreadingHTTPServer):
 
 
 @contextmanager
-def serve(llm: ChatLLM, model: str = "smollm2:135m", fail_after: int | None = None) -> Iterator[str]:
+def serve(llm: ChatLLM | None, model: str = "smollm2:135m", fail_after: int | None = None,
+          embedder: Any = None) -> Iterator[str]:
     """Run the adapter on a free 127.0.0.1 port; yields its base URL (e.g. http://127.0.0.1:41234)."""
-    server = _AdapterServer(llm, model, fail_after)
+    server = _AdapterServer(llm, model, fail_after, embedder)  # type: ignore[arg-type]
     thread = threading.Thread(target=server.serve_forever, name="ollama-test-adapter", daemon=True)
     thread.start()
     try:

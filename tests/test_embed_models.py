@@ -35,6 +35,7 @@ from indexing.embedding_spec import model_prompts
 from indexing.index import Index, ModelMismatch
 from indexing.ingest import Ingester
 from indexing.retriever import Retriever
+from indexing.store import StoreUnavailable
 
 MCDEWEY = str(Path(sys.executable).with_name("mcdewey"))
 
@@ -256,3 +257,24 @@ def test_a_live_server_keeps_answering_while_the_library_switches_models(tmp_pat
     vectors = index.store.vectors(index.catalog.chunk_ids())
     assert _collections(index) == {index.active()[0]: index.catalog.count()}
     assert {v.shape for v in vectors.values()} == {(STANDIN_DIMENSIONS,)}
+
+
+def test_an_ollama_embedding_model_indexes_and_searches(tmp_path: Path, embedder: Embedder) -> None:
+    """`ollama:<model>` through the official `ollama` client, against the test adapter's `/api/embed`
+    (Ollama's protocol in front of the packaged MiniLM: no Ollama server can be installed here)."""
+    from ollama_adapter import serve as ollama_serve
+
+    library = build_library(tmp_path / "library")
+    with ollama_serve(None, model="minilm-embed", embedder=embedder) as host:
+        ollama = Embedder(model="ollama:minilm-embed", ollama_host=host)
+        assert ollama.spec.dimensions == 384 and ollama.spec.kind == "ollama"
+        assert np.allclose(ollama.encode_query("web console"), embedder.encode_query("web console"), atol=1e-5)
+        report = Ingester(Index(tmp_path / "data", embedder=ollama)).run(library)
+        index = Index(tmp_path / "data", embedder=ollama)
+        assert index.active()[1] == ollama.spec and report.chunks_embedded == report.chunks_total
+        hits = Retriever(index).search("how long before the web console times out", 3)
+        assert "times out after" in hits[0].text
+    # The server is gone (a process that starts now): refused with the reason, a 503 on every surface.
+    index = Index(tmp_path / "data", embedder=Embedder(model="ollama:minilm-embed", ollama_host=host))
+    with pytest.raises(StoreUnavailable, match=r"minilm-embed.*did not answer"):
+        Retriever(index).search("web console", 3)
