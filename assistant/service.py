@@ -20,6 +20,8 @@ from indexing.chunk import FOLDER_NAME as FILTER_VALUE
 from indexing.embedder import Embedder
 from indexing.index import Index
 from indexing.modes import MODES
+from indexing.ranking.pipeline import default_stages
+from indexing.ranking.state import Stage
 from indexing.retriever import Retriever
 from indexing.store import StoreUnavailable
 
@@ -148,7 +150,19 @@ class LibraryService:
                             settings.model_cache, settings.embed_device),
             chroma_timeout=settings.chroma_timeout,
         )
-        self.retriever = Retriever(self.index)
+        self.retriever = Retriever(self.index, default_stages(self._reranker()))
+
+    def _reranker(self) -> Stage | None:
+        """The cross-encoder stage when MCDEWEY_RERANK names one, loaded now, with the service: a model
+        that cannot load stops the start (`RerankerUnavailable`), and no search waits for it to load."""
+        if not self.settings.rerank:
+            return None
+        from indexing.devices import resolve_device
+        from indexing.ranking.cross_encoder import load_cross_encoder
+        from indexing.ranking.rerank import Rerank
+
+        model = load_cross_encoder(self.settings.rerank, resolve_device(self.settings.embed_device))
+        return Rerank(model, self.settings.rerank_depth, label=self.settings.rerank)
 
     @property
     def library_root(self) -> Path:

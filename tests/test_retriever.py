@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +96,18 @@ def test_the_dense_searchs_first_three_are_among_the_first_five_results(
     assert scores == sorted(scores, reverse=True)
     retriever.stages = [s for s in default_stages() if s.name != "hold_dense_head"]
     assert "reservoirs" not in files("hybrid")[:HEAD]  # fusion alone sinks it below the words it lacks
+
+
+GOLDEN = Path(__file__).with_name("golden") / "ranking_defaults.json"
+
+
+def test_the_default_stages_rank_as_the_retriever_did_before_them(service: Any) -> None:
+    """36 searches (12 questions x 3 modes) of the session library, recorded with the retriever whose
+    steps were written inline (before `indexing.ranking`): the same chunks in the same order, with the
+    same scores. The whole-library check (byte-identical `mcdewey eval`) is in the README."""
+    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    assert [s.name for s in service.retriever.stages] == [
+        "fuse", "feedback", "promote_closest", "hold_dense_head", "level_scores", "scores"]
+    for search in golden["searches"]:
+        hits = service.search(search["query"], search["top_k"], mode=search["mode"])
+        assert [[h.chunk_id, h.score] for h in hits] == search["results"], (search["query"], search["mode"])

@@ -287,6 +287,8 @@ def setting_errors(exc: ValidationError) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from indexing.ranking.cross_encoder import RerankerUnavailable
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
@@ -295,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         for line in setting_errors(exc):
             print(f"mcdewey: invalid setting {line}", file=sys.stderr)
+        return 2
+    except RerankerUnavailable as exc:  # passed the settings' config check, then failed to load
+        print(f"mcdewey: invalid setting MCDEWEY_RERANK: {exc}", file=sys.stderr)
         return 2
 
 
