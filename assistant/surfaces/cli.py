@@ -258,7 +258,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(f"mcdewey bench: --scale: {exc}", file=sys.stderr)
             return 2
     return run_bench(_settings(args), quick=args.quick, as_json=args.json, scale_sizes=tuple(sizes),
-                     scale_dir=args.scale_dir)
+                     scale_dir=args.scale_dir, rerank_questions=args.rerank_questions)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -70,11 +70,15 @@ def markdown(result: dict[str, Any]) -> str:
             if section["setup"]:
                 lines.append(f"- **{section['title']}**: {section['setup']}")
         return "\n".join(lines)
+    if m.get("mode") == "rerank":
+        lines += [f"Index: {m.get('source_index')} ({m.get('index_chunks', 0):,} chunks); questions: "
+                  f"{m.get('question_set')}; cross-encoder measured: {m.get('cross_encoder')} on {m.get('device')}",
+                  ""]
+    else:
+        lines += [f"Library: {m.get('library')} → {m.get('subset_files')} files, {m.get('subset_chunks')} chunks; "
+                  f"questions: {m.get('question_set')} ({m.get('questions_in_subset')} about these files); "
+                  f"encoder adopted: `{m.get('adopted_backend')}`", ""]
     lines += [
-        f"Library: {m.get('library')} → {m.get('subset_files')} files, {m.get('subset_chunks')} chunks; "
-        f"questions: {m.get('question_set')} ({m.get('questions_in_subset')} about these files); "
-        f"encoder adopted: `{m.get('adopted_backend')}`",
-        "",
         "| Section | Measure | McDewey | Baseline | Ratio | Goal | Notes |",
         "|---|---|---|---|---|---|---|",
     ]
