@@ -44,7 +44,7 @@ class RankingState:
     order: list[str] = field(default_factory=list)
     sims: dict[str, float] = field(default_factory=dict)
     results: list[Chunk] = field(default_factory=list)
-    _records: dict[str, Chunk] = field(default_factory=dict, repr=False)
+    _records: dict[str, Chunk] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.dense:

@@ -24,6 +24,7 @@ from assistant.measure.stats import percentile
 
 DEPTHS = (20, 50)
 SEARCHES = 50  # the questions, cycled to this many searches per setting (p95 of 50 is the 3rd slowest)
+QUICK_SEARCHES = 5  # `--quick`: that it runs, not what it costs
 WARM = 3
 
 
@@ -70,10 +71,11 @@ def rerank_section(b: BenchRun) -> None:
         retrievers: dict[str, Retriever] = {"off": service.retriever}
         retrievers.update({str(n): Retriever(service.index, default_stages(timed[n])) for n in DEPTHS})
         b.meta.update(cross_encoder=label, device=device, index_chunks=service.index.catalog.count())
-        b.step(f"{SEARCHES} searches × {len(retrievers)} settings")
+        searches = QUICK_SEARCHES if b.plan.quick else SEARCHES
+        b.step(f"{searches} searches × {len(retrievers)} settings")
         times: dict[str, list[float]] = {k: [] for k in retrievers}
         keys = list(retrievers)
-        for i in range(WARM + SEARCHES):
+        for i in range(WARM + searches):
             query = queries[i % len(queries)]
             for key in keys[i % len(keys):] + keys[: i % len(keys)]:  # round robin: no setting always first
                 service.retriever = retrievers[key]
@@ -84,7 +86,7 @@ def rerank_section(b: BenchRun) -> None:
         for n in DEPTHS:
             del timed[n].ms[:WARM]
         _figures(s.figures, times, timed)
-        s.setup = (f"cross-encoder: {label}, on {device}; {SEARCHES} hybrid searches per setting (top_k "
+        s.setup = (f"cross-encoder: {label}, on {device}; {searches} hybrid searches per setting (top_k "
                    f"{settings.top_k}, in-process, warm) over the {len(queries)} questions of {questions_file}, "
                    f"cycled, interleaved; index {settings.data} ({b.meta['index_chunks']:,} chunks, read-only)")
 
