@@ -20,6 +20,8 @@ from indexing.chunk import FILTER_KEYS, Chunk, split_chunk_id
 from indexing.chunk import FOLDER_NAME as FILTER_VALUE
 from indexing.index import Index, ModelMismatch
 from indexing.modes import MODES
+from indexing.ranking.pipeline import default_stages
+from indexing.ranking.state import Stage
 from indexing.retriever import Retriever
 from indexing.store import StoreUnavailable
 
@@ -147,7 +149,19 @@ class LibraryService:
             embedder_for(settings),
             chroma_timeout=settings.chroma_timeout,
         )
-        self.retriever = Retriever(self.index)
+        self.retriever = Retriever(self.index, default_stages(self._reranker()))
+
+    def _reranker(self) -> Stage | None:
+        """The cross-encoder stage when MCDEWEY_RERANK names one, loaded now, with the service: a model
+        that cannot load stops the start (`RerankerUnavailable`), and no search waits for it to load."""
+        if not self.settings.rerank:
+            return None
+        from indexing.devices import resolve_device
+        from indexing.ranking.cross_encoder import load_cross_encoder
+        from indexing.ranking.rerank import Rerank
+
+        model = load_cross_encoder(self.settings.rerank, resolve_device(self.settings.embed_device))
+        return Rerank(model, self.settings.rerank_depth, label=self.settings.rerank)
 
     @property
     def library_root(self) -> Path:
@@ -270,8 +284,9 @@ class LibraryService:
         """The models behind what this service returns, for `mcdewey eval` and `bench` to name: the
         embedding model of the served vectors (else the configured one), the reranker, the chat model."""
         served = self.index.active()[1] or self.index.embedder.spec
-        rerank = getattr(self.settings, "rerank", None)
-        return {"embedding": served.label, "reranker": str(rerank) if rerank else "off", "chat": str(self.settings.llm)}
+        rerank = self.settings.rerank
+        reranker = f"{rerank} (top {self.settings.rerank_depth})" if rerank else "off"
+        return {"embedding": served.label, "reranker": reranker, "chat": str(self.settings.llm)}
 
     def _models(self) -> dict[str, object]:
         """The embedding model of the vectors served, and the configured one when a switch is pending."""

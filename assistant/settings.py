@@ -9,6 +9,7 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator,
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from indexing.chroma_deadline import READ_TIMEOUT_S
+from indexing.ranking.cross_encoder import MAX_RERANK_DEPTH, RERANK_DEPTH
 
 DEFAULT_HOME = Path.home() / ".local" / "share" / "mcdewey"
 
@@ -103,6 +104,20 @@ class Settings(BaseSettings):
     ingest_batch: int = Field(
         default=1024, ge=1, description="Chunks an ingest encodes together, across files: larger encodes "
         "faster (less padding), smaller makes new files searchable sooner.",
+    )
+    rerank: str | None = Field(
+        default=None,
+        description="A cross-encoder that re-orders each search's first MCDEWEY_RERANK_DEPTH fused candidates "
+        "by its own scores (every surface, every mode): a sentence-transformers CrossEncoder, as a folder or "
+        "a model id already in the local model cache (nothing is downloaded). Unset or empty: off, the "
+        "default, since no cross-encoder ships its weights in an installable package and peers found them "
+        "neutral-to-negative on technical docs. Runs on MCDEWEY_EMBED_DEVICE, loaded once when the service "
+        "starts; a model that is missing or is no one-score cross-encoder stops every command at start.",
+    )
+    rerank_depth: int = Field(
+        default=RERANK_DEPTH, ge=1, le=MAX_RERANK_DEPTH,
+        description="How many of the first fused candidates the reranker re-orders (1-100, default 20; the "
+        "rest keep the fused order). Its cost grows with it: README 'Ranking stages and the reranker'.",
     )
     top_k: int = Field(default=8, ge=1, le=50, description="Default number of chunks a search returns.")
     max_top_k: int = Field(default=50, description="Largest top_k a caller may ask for.")
@@ -211,6 +226,16 @@ class Settings(BaseSettings):
         from assistant.openai_chat import check_base_url
 
         return check_base_url(value)
+
+    @field_validator("rerank")
+    @classmethod
+    def _cross_encoder_usable(cls, value: str | None) -> str | None:
+        value = (value or "").strip() or None
+        if value is not None:  # fail at start, with the reason (its config alone: no torch), not at a search
+            from indexing.ranking.cross_encoder import check_cross_encoder
+
+            check_cross_encoder(value)
+        return value
 
     @field_validator("llm", mode="before")
     @classmethod

@@ -72,6 +72,15 @@ def service(library: Path, indexed: Path, embedder: object) -> object:
     return LibraryService(settings, Index(indexed, embedder=embedder))  # type: ignore[arg-type]
 
 
+@pytest.fixture(scope="session")
+def standin_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cross-encoder folder built from the installed embedding model (seeded head: its order means
+    nothing, its scores are its own), once per session; `CrossEncoder(folder)` loads it offline."""
+    from assistant.measure.standin_cross_encoder import build_standin_cross_encoder
+
+    return build_standin_cross_encoder(tmp_path_factory.mktemp("standin") / "cross-encoder")
+
+
 def need_corpus() -> None:
     if not CORPUS.is_dir():
         pytest.skip(f"the shared corpus is absent ({CORPUS}); corpus tests run only beside ../shared")

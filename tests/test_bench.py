@@ -82,3 +82,23 @@ def test_scale_section_emits_the_growth_curve_and_reuses_its_indexes(
 def test_scale_sizes_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--scale", "10q"]) == 2
     assert "--scale: not a size: '10q'" in capsys.readouterr().err
+
+
+def test_rerank_section_measures_the_cross_encoder_it_names(
+    capsys: pytest.CaptureFixture[str], indexed: Path, library: Path, standin_cross_encoder: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`bench --rerank QUESTIONS` on an index: the searches with the reranker off, at N = 20 and 50, and
+    the stage alone, and which cross-encoder (MCDEWEY_RERANK when set) was measured."""
+    monkeypatch.setenv("MCDEWEY_RERANK", str(standin_cross_encoder))
+    questions = Path(__file__).with_name("eval") / "heldout.jsonl"
+    code = main(["bench", "--quick", "--json", "--rerank", str(questions), "--data", str(indexed),
+                 "--library", str(library)])
+    result = json.loads(capsys.readouterr().out)
+    assert result["missing"] == [] and list(result["sections"]) == ["rerank"], result
+    figures = {f["key"]: f for f in result["sections"]["rerank"]["figures"]}
+    for n in (20, 50):
+        assert figures[f"rerank_{n}_p50"]["baseline"] == figures["rerank_off_p50"]["value"] > 0
+        assert figures[f"rerank_stage_{n}_p50"]["value"] > 0
+    assert result["meta"]["cross_encoder"] == str(standin_cross_encoder)
+    assert code == 0

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-import indexing.retriever as retriever_module
 from indexing.index import Index
 from indexing.ingest import Ingester
-from indexing.retriever import DENSE_BEST_RANK, HEAD, Retriever, _hold, _level, _promote
+from indexing.ranking.dense_head import DENSE_BEST_RANK, HEAD, hold, level, promote
+from indexing.ranking.pipeline import default_stages
+from indexing.retriever import Retriever
 
 
 def test_the_closest_chunk_in_meaning_is_moved_up_to_its_place_with_a_tied_score() -> None:
     order = ["a", "b", "c", "d", "e"]
     fused = {"a": 0.05, "b": 0.04, "c": 0.03, "d": 0.02, "e": 0.01}
-    moved = _promote(list(order), fused, "e", 3)
+    moved = promote(list(order), fused, "e", 3)
     assert moved == ["a", "b", "e", "c", "d"]
     assert fused["e"] == fused["c"]  # scores still read top-down
-    assert _promote(list(order), dict(fused), "b", 3) == order  # already high enough: untouched
-    assert _promote(["a", "b"], {"a": 0.2, "b": 0.1}, "b", 3) == ["a", "b"]
+    assert promote(list(order), dict(fused), "b", 3) == order  # already high enough: untouched
+    assert promote(["a", "b"], {"a": 0.2, "b": 0.1}, "b", 3) == ["a", "b"]
 
 
 PARAPHRASES = [
@@ -46,13 +46,13 @@ def test_hybrid_results_keep_the_best_dense_match_near_the_top(service: Any) -> 
 def test_chunks_below_the_head_move_up_to_its_end_and_scores_still_read_top_down() -> None:
     order = ["a", "b", "c", "d", "e", "f", "g", "h"]
     fused = {c: 0.1 - 0.01 * i for i, c in enumerate(order)}
-    held = _hold(order, ["b", "g", "h"], 5)
+    held = hold(order, ["b", "g", "h"], 5)
     assert held == ["a", "b", "c", "g", "h", "d", "e", "f"]  # d and e made room, in their order
-    _level(held, fused)
+    level(held, fused)
     assert [fused[c] for c in held] == sorted(fused.values(), reverse=True)
     assert fused["g"] == fused["h"] == fused["d"]  # each moved chunk ties the score it overtook
-    assert _hold(order, ["a", "c", "e"], 5) == order  # all in the head already: untouched
-    assert _hold(["a", "b"], ["b"], 5) == ["a", "b"]
+    assert hold(order, ["a", "c", "e"], 5) == order  # all in the head already: untouched
+    assert hold(["a", "b"], ["b"], 5) == ["a", "b"]
 
 
 # A paraphrase whose answer shares no word with the question ("houseplants wilting during your
@@ -75,7 +75,7 @@ HOLIDAY = "How do I keep my plants from drying out while I am away on holiday?"
 
 
 def test_the_dense_searchs_first_three_are_among_the_first_five_results(
-    tmp_path: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, embedder: Any
 ) -> None:
     guide = tmp_path / "library" / "garden" / "1.0" / "guide"
     guide.mkdir(parents=True)
@@ -94,5 +94,20 @@ def test_the_dense_searchs_first_three_are_among_the_first_five_results(
     assert "reservoirs" in files("hybrid")[:HEAD]
     scores = [h.score for h in retriever.search(HOLIDAY, 10)]
     assert scores == sorted(scores, reverse=True)
-    monkeypatch.setattr(retriever_module, "DENSE_HELD", 0)
+    retriever.stages = [s for s in default_stages() if s.name != "hold_dense_head"]
     assert "reservoirs" not in files("hybrid")[:HEAD]  # fusion alone sinks it below the words it lacks
+
+
+GOLDEN = Path(__file__).with_name("golden") / "ranking_defaults.json"
+
+
+def test_the_default_stages_rank_as_the_retriever_did_before_them(service: Any) -> None:
+    """36 searches (12 questions x 3 modes) of the session library, recorded with the retriever whose
+    steps were written inline (before `indexing.ranking`): the same chunks in the same order, with the
+    same scores. The whole-library check (byte-identical `mcdewey eval`) is in the README."""
+    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    assert [s.name for s in service.retriever.stages] == [
+        "fuse", "feedback", "promote_closest", "hold_dense_head", "level_scores", "scores"]
+    for search in golden["searches"]:
+        hits = service.search(search["query"], search["top_k"], mode=search["mode"])
+        assert [[h.chunk_id, h.score] for h in hits] == search["results"], (search["query"], search["mode"])

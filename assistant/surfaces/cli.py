@@ -265,7 +265,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(f"mcdewey bench: --scale: {exc}", file=sys.stderr)
             return 2
     return run_bench(_settings(args), quick=args.quick, as_json=args.json, scale_sizes=tuple(sizes),
-                     scale_dir=args.scale_dir)
+                     scale_dir=args.scale_dir, rerank_questions=args.rerank_questions)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -305,6 +305,8 @@ def setting_errors(exc: ValidationError) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from indexing.ranking.cross_encoder import RerankerUnavailable
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
@@ -313,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         for line in setting_errors(exc):
             print(f"mcdewey: invalid setting {line}", file=sys.stderr)
+        return 2
+    except RerankerUnavailable as exc:  # passed the settings' config check, then failed to load
+        print(f"mcdewey: invalid setting MCDEWEY_RERANK: {exc}", file=sys.stderr)
         return 2
 
 

@@ -126,6 +126,10 @@ def parser_for(commands: Mapping[str, Command],
     p.add_argument("--scale-dir", dest="scale_dir", type=Path, metavar="DIR",
                    help="keep the scale indexes in DIR and reuse them in later runs (a 1M-chunk build takes "
                    "tens of minutes; default: a temporary folder, removed afterwards)")
+    p.add_argument("--rerank", dest="rerank_questions", type=Path, metavar="QUESTIONS",
+                   help="run only the reranker section: each question of QUESTIONS (JSONL, e.g. "
+                   "tests/eval/heldout.jsonl) searched on the --data index with the cross-encoder off and on "
+                   "the first 20 and 50 (MCDEWEY_RERANK, else a stand-in built from the embedding model)")
 
     p = command("demo", "(re)build the demo library (McDewey's own guide, Markdown and PDF)")
     p.add_argument("path", nargs="?", help="where to build it (default: MCDEWEY_LIBRARY's default)")

@@ -17,6 +17,9 @@ Six sections, printed as one Markdown table (pasteable into the README) or as JS
               search p50/p95 with and without a product filter in-process, over REST and over MCP, the
               filtered dense search against Chroma's own `where`, the server's RSS. `--scale-dir`
               keeps the built indexes for later runs.
+8. rerank     only with `--rerank QUESTIONS`, and then alone: a cross-encoder stage's cost per search
+              (p50/p95, N = 20 and 50) beside the same searches with it off, on the `--data` index
+              (MCDEWEY_RERANK's model, else a stand-in built from the installed embedding model).
 
 The machine is shared and noisy, so every speed is a median over repeats, and options are measured
 interleaved (round robin) so that a burst of load hits them alike; ratios are what to compare.
@@ -30,7 +33,7 @@ read-only (its Chroma folder is copied before a Chroma server is started on it).
 Modules: `plan` (sections, expected figures, sizes), `figures`, `report` (the Markdown table),
 `questions`, `processes` and `clients` (the servers and the latency clients), `context` (the state the
 sections share), one module per section (`prepare`, `encoders`, `ingest`, `search` with `scale`,
-`concurrency`, `answer`, `scale_section` with `scale` and `keyword_build`), and `run`, which runs them
+`concurrency`, `answer`, `scale_section` with `scale` and `keyword_build`, `rerank`), and `run`, which runs them
 in order.
 """
 

@@ -56,12 +56,13 @@ class BenchRun:
     single_client: dict[str, Any]
 
     def __init__(self, settings: Settings, quick: bool, progress: bool = True, scale_sizes: tuple[int, ...] = (),
-                 scale_dir: Path | None = None) -> None:
+                 scale_dir: Path | None = None, rerank_questions: Path | None = None) -> None:
         self.settings = settings
-        self.plan = Plan.make(quick, scale_sizes, scale_dir)
+        self.plan = Plan.make(quick, scale_sizes, scale_dir, rerank_questions)
         self.sections: dict[str, Section] = {k: Section(k) for k in SECTIONS if k in self.plan.sections}
         self.meta: dict[str, Any] = {}
-        self.progress = StepProgress(total=2 + 2 * len(scale_sizes) if scale_sizes else 10, enabled=progress)
+        steps = 3 if rerank_questions else 2 + 2 * len(scale_sizes) if scale_sizes else 10
+        self.progress = StepProgress(total=steps, enabled=progress)
         self.work = Path(tempfile.mkdtemp(prefix="mcdewey-bench-"))
         self.procs: list[Proc] = []
 

@@ -14,8 +14,9 @@ SECTIONS = {
     "answer": "5. Answer latency (embedded LLM)",
     "concurrency": "6. Concurrency (MCP clients at once)",
     "scale": "7. Scale (growth curve)",
+    "rerank": "8. Reranker cost per search",
 }
-# What `mcdewey bench` runs without `--scale`; `--scale SIZES` runs the scale section alone.
+# What `mcdewey bench` runs without `--scale` or `--rerank`; each of those runs its section alone.
 DEFAULT_SECTIONS = ("ingest", "encoders", "search", "reingest", "answer", "concurrency")
 # The figures every run emits (a number, or an explicit "na" reason); `encoder_*` rows vary with the
 # backends available, so only the baseline and one ONNX row are required.
@@ -31,6 +32,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "concurrency": ("concurrency_throughput", "concurrency_p50", "concurrency_p95", "concurrency_errors"),
     # one set per size, `scale_<size>_<figure>` (scale_section.measure_size)
     "scale": ("scale_*",),
+    "rerank": ("rerank_off_p50", "rerank_20_p50", "rerank_50_p50", "rerank_stage_20_p50", "rerank_stage_50_p50"),
 }
 ROOT = Path(__file__).resolve().parents[3]  # the repository: the child processes run from it
 
@@ -49,14 +51,18 @@ class Plan:
     answers: int
     scale_sizes: tuple[int, ...] = ()  # the scale section's sizes (chunks); empty: the six sections
     scale_dir: Path | None = None  # where scale indexes are kept between runs (None: the work folder)
+    rerank_questions: Path | None = None  # the reranker section's questions; None: not run
 
     @property
     def sections(self) -> tuple[str, ...]:
+        if self.rerank_questions is not None:
+            return ("rerank",)
         return ("scale",) if self.scale_sizes else DEFAULT_SECTIONS
 
     @classmethod
-    def make(cls, quick: bool, scale_sizes: tuple[int, ...] = (), scale_dir: Path | None = None) -> Plan:
+    def make(cls, quick: bool, scale_sizes: tuple[int, ...] = (), scale_dir: Path | None = None,
+             rerank_questions: Path | None = None) -> Plan:
         if quick:
-            return cls(True, 0, 2, 16, 3, 15, 5_000, 20, 5.0, 1, scale_sizes, scale_dir)
-        return cls(False, 1000, 2, 64, 3, 100, 100_000, 20, 30.0, 3, scale_sizes, scale_dir)
+            return cls(True, 0, 2, 16, 3, 15, 5_000, 20, 5.0, 1, scale_sizes, scale_dir, rerank_questions)
+        return cls(False, 1000, 2, 64, 3, 100, 100_000, 20, 30.0, 3, scale_sizes, scale_dir, rerank_questions)
 

@@ -78,8 +78,9 @@ def bench_models(settings: Settings) -> dict[str, str]:
     embedding = packaged_spec().label
     if resolve_model(settings.embed_model).kind != "packaged":
         embedding += f" (not MCDEWEY_EMBED_MODEL={settings.embed_model}: measure that with `mcdewey eval`)"
-    rerank = getattr(settings, "rerank", None)
-    return {"embedding": embedding, "reranker": str(rerank) if rerank else "off", "chat": str(settings.llm)}
+    reranker = "off (`mcdewey bench --rerank` measures it)" if not settings.rerank else (
+        f"{settings.rerank}: measured by `mcdewey bench --rerank`, not in these sections")
+    return {"embedding": embedding, "reranker": reranker, "chat": str(settings.llm)}
 
 
 def machine_meta() -> dict[str, Any]:

@@ -70,13 +70,17 @@ def markdown(result: dict[str, Any]) -> str:
             if section["setup"]:
                 lines.append(f"- **{section['title']}**: {section['setup']}")
         return "\n".join(lines)
+    if m.get("mode") == "rerank":
+        lines += [f"Index: {m.get('source_index')} ({m.get('index_chunks', 0):,} chunks); questions: "
+                  f"{m.get('question_set')}; cross-encoder measured: {m.get('cross_encoder')} on {m.get('device')}",
+                  ""]
+    else:
+        lines += [f"Library: {m.get('library')} → {m.get('subset_files')} files, {m.get('subset_chunks')} chunks; "
+                  f"questions: {m.get('question_set')} ({m.get('questions_in_subset')} about these files); "
+                  f"encoder adopted: `{m.get('adopted_backend')}`", ""]
+    if m.get("models"):
+        lines += ["Models: " + " · ".join(f"{k} {v}" for k, v in m["models"].items()), ""]
     lines += [
-        f"Library: {m.get('library')} → {m.get('subset_files')} files, {m.get('subset_chunks')} chunks; "
-        f"questions: {m.get('question_set')} ({m.get('questions_in_subset')} about these files); "
-        f"encoder adopted: `{m.get('adopted_backend')}`",
-        "",
-        "Models: " + " · ".join(f"{k} {v}" for k, v in (m.get("models") or {}).items()),
-        "",
         "| Section | Measure | McDewey | Baseline | Ratio | Goal | Notes |",
         "|---|---|---|---|---|---|---|",
     ]

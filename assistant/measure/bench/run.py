@@ -19,16 +19,19 @@ from assistant.measure.bench.ingest import ingest_section, reingest_section
 from assistant.measure.bench.plan import SECTIONS
 from assistant.measure.bench.prepare import load_encoders, prepare_library
 from assistant.measure.bench.report import markdown
+from assistant.measure.bench.rerank import rerank_section
 from assistant.measure.bench.scale_section import scale_section
 from assistant.measure.bench.search import search_and_concurrency
 from assistant.settings import Settings
 
 
 def run(b: BenchRun) -> dict[str, Any]:
-    """The six sections in order (or the scale section alone); the work folder is removed."""
+    """The six sections in order (or the scale or the reranker section alone); the work folder is removed."""
     started = time.monotonic()
     try:
-        if b.plan.scale_sizes:
+        if b.plan.rerank_questions is not None:
+            rerank_section(b)
+        elif b.plan.scale_sizes:
             scale_section(b)
         else:
             six_sections(b)
@@ -83,10 +86,11 @@ def result(b: BenchRun) -> dict[str, Any]:
 
 
 def run_bench(settings: Settings, quick: bool = False, as_json: bool = False, scale_sizes: tuple[int, ...] = (),
-              scale_dir: Path | None = None) -> int:
-    """Run the benchmarks (or, given sizes, the scale section alone) and print the table (or JSON); 0
-    when every section produced its figures."""
-    outcome = run(BenchRun(settings, quick, scale_sizes=scale_sizes, scale_dir=scale_dir))
+              scale_dir: Path | None = None, rerank_questions: Path | None = None) -> int:
+    """Run the benchmarks (or, given sizes, the scale section alone; given questions, the reranker's) and
+    print the table (or JSON); 0 when every section produced its figures."""
+    outcome = run(BenchRun(settings, quick, scale_sizes=scale_sizes, scale_dir=scale_dir,
+                           rerank_questions=rerank_questions))
     print(json.dumps(outcome, indent=2, ensure_ascii=False) if as_json else markdown(outcome))
     if outcome["missing"]:
         print(f"mcdewey bench: missing figures: {', '.join(outcome['missing'])}", file=sys.stderr)
