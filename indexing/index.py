@@ -110,7 +110,11 @@ class Index:
         collection: str = "mcdewey",
         embedder: Embedder | None = None,
         chroma_timeout: float = READ_TIMEOUT_S,
+        pinned: bool = False,
     ) -> None:
+        """`pinned`: search `collection` itself with `embedder` as given, whatever the catalog records
+        (the bench compares encoders' vectors in collections of its own over one catalog)."""
+        self.pinned = pinned
         self.data_dir = data_dir
         self.chroma_url = chroma_url
         self.chroma_timeout = chroma_timeout
@@ -131,6 +135,8 @@ class Index:
     def active(self) -> tuple[str, EmbeddingSpec | None]:
         """The collection readers search and the spec of its vectors (None: nothing indexed yet), as the
         catalog records them (a reader inside `reading`: its generation's)."""
+        if self.pinned:
+            return self.collection_name, self.embedder.spec
         meta = tuple(self.catalog.get_meta(k) for k in (COLLECTION_KEY, EMBEDDING_KEY, PIPELINE_KEY))
         kept = self._active
         if kept is not None and kept[0] == meta:
@@ -143,6 +149,8 @@ class Index:
     def query_embedder(self) -> Embedder:
         """The embedder of the model that wrote the served vectors: the configured one, or that model
         loaded beside it (an ingest switched the index's model while this process served it)."""
+        if self.pinned:
+            return self.embedder
         _, spec = self.active()
         try:
             configured = self.embedder.spec

@@ -124,7 +124,7 @@ def encoders_section(b: BenchRun, options: list[EncoderOption]) -> None:
         cos = np.sum(ref * b.vectors[backend], axis=1)
         name = "mcdewey" if backend == b.adopted else f"bench_{backend.replace('-', '_')}"
         index = Index(b.index_dir, collection=name, embedder=PrecomputedQueries(
-            e, [q.question for q in b.eval_questions]))
+            e, [q.question for q in b.eval_questions]), pinned=True)
         if backend != b.adopted:
             vecs = np.stack([b.vectors[backend][position[c.chunk_id]] for c in catalog_chunks])
             for i in range(0, len(catalog_chunks), 2000):
