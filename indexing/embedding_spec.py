@@ -64,7 +64,7 @@ class EmbeddingSpec:
 
     @property
     def is_default(self) -> bool:
-        return self.kind == "packaged" and not self.variant
+        return self.kind == "packaged" and not (self.variant or self.query_prompt or self.document_prompt)
 
     @property
     def chunk_tokens(self) -> int:
