@@ -121,11 +121,16 @@ class KeywordIndex:
         tmp = folder.with_name(folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        if self.ids:
-            self.bm25.save(str(tmp / "bm25"), show_progress=False)
-        (tmp / "ids.json").write_text(json.dumps({"ids": self.ids, "values": self.values}))
-        for key, arr in self.fields.items():
-            np.save(tmp / f"{key}.npy", arr)
+        try:
+            if self.ids:
+                self.bm25.save(str(tmp / "bm25"), show_progress=False)
+            (tmp / "ids.json").write_text(json.dumps({"ids": self.ids, "values": self.values}))
+            for key, arr in self.fields.items():
+                np.save(tmp / f"{key}.npy", arr)
+        except OSError as exc:  # a failed write names no file (a full disk): say which folder it was
+            if exc.filename is None:
+                raise OSError(exc.errno, exc.strerror, str(tmp)) from exc
+            raise
         old = folder.with_name(folder.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if folder.exists():
