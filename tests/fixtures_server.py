@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 import uvicorn
+from child_process import stop, wait_until_ready
 from chroma_server import ChromaServer
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
@@ -135,26 +136,11 @@ def serve_process(
         proc = subprocess.Popen([MCDEWEY, "serve", "--library", str(library), "--data", str(copy), "--port", str(port)],
                                 env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + PROCESS_STARTUP_SECONDS
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"the server exited: {log_path.read_text()[-2000:]}")
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the server did not start: {log_path.read_text()[-2000:]}")
-                time.sleep(0.25)
+            wait_until_ready(proc, lambda: httpx.get(f"{url}/healthz", timeout=5).status_code == 200,
+                             PROCESS_STARTUP_SECONDS, "the server", lambda: log_path.read_text()[-2000:])
             yield url, proc
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+            stop(proc)
 
 
 @pytest.fixture(scope="session")

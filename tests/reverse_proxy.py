@@ -12,12 +12,12 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from child_process import stop, wait_until_ready
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 STARTUP_SECONDS = 20.0
@@ -57,27 +57,16 @@ def nginx(workdir: Path, server_block: str) -> Iterator[int]:
     conf.write_text(CONFIG.format(work=workdir, body=server_block.replace("{port}", str(port))), encoding="utf-8")
     proc = subprocess.Popen([NGINX, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    def log() -> str:
+        err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr and proc.poll() is not None else ""
+        return f"{err}{(workdir / 'error.log').read_text(errors='replace')[-2000:]}"
+
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
-                pytest.fail(f"nginx exited: {err}{(workdir / 'error.log').read_text(errors='replace')[-2000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("nginx did not start listening")
-                time.sleep(0.05)
+        wait_until_ready(proc, lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() is None,
+                         STARTUP_SECONDS, "nginx", log, every=0.05)
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc, grace=10)
 
 
 def round_robin(upstreams: Sequence[str]) -> str:

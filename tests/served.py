@@ -7,13 +7,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import pytest
+from child_process import stop, wait_until_ready
 
 MCDEWEY = str(Path(sys.executable).with_name("mcdewey"))
 STARTUP_SECONDS = 120.0  # a child loads the embedding model and Chainlit before it listens
@@ -32,23 +31,8 @@ def mcdewey_serve(work: Path, port: int, *args: str, ready_path: str = "/healthz
         proc = subprocess.Popen([MCDEWEY, "serve", "--port", str(port), *args], env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + STARTUP_SECONDS
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"the server exited: {log_path.read_text()[-2000:]}")
-                try:
-                    httpx.get(f"{url}{ready_path}", timeout=5)
-                    break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the server did not start: {log_path.read_text()[-2000:]}")
-                time.sleep(0.25)
+            wait_until_ready(proc, lambda: httpx.get(f"{url}{ready_path}", timeout=5).status_code > 0, STARTUP_SECONDS,
+                             "the server", lambda: log_path.read_text()[-2000:])
             yield url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+            stop(proc)
