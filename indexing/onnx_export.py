@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from indexing.embedder import Embedder
-from indexing.embedding_model import MODEL_NAME, model_dir
+from indexing.embedding_model import MODEL_NAME, hash_file_ends, model_dir
 from indexing.locks import file_lock
 from indexing.onnx_encoder import OnnxEncoder
 
@@ -72,14 +72,8 @@ def _weights_key(folder: Path) -> str:
     h = hashlib.blake2b(digest_size=8)
     h.update(EXPORT_VERSION.encode())
     for name in ("config.json", "model.safetensors", "tokenizer.json"):
-        path = folder / name
-        if path.is_file():
-            st = path.stat()
-            h.update(f"{name}:{st.st_size}".encode())
-            with path.open("rb") as fh:  # head and tail: enough to tell packages apart, cheap to read
-                h.update(fh.read(1 << 16))
-                fh.seek(max(0, st.st_size - (1 << 16)))
-                h.update(fh.read())
+        if (folder / name).is_file():
+            hash_file_ends(h, folder / name, name)
     return h.hexdigest()
 
 
